@@ -1,0 +1,41 @@
+# CoachRL developer tasks. `make setup` builds .venv once; every other target uses it.
+
+PY := .venv/bin/python
+STAMP := .venv/.installed
+
+export JAX_PLATFORMS ?= cpu
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: setup test test-slow lint demo bench clean
+
+setup: $(STAMP)
+
+# Rebuilt only when the build or the pins change.
+$(STAMP): setup.py constraints.txt
+	@set -e; \
+	if command -v python3.11 >/dev/null 2>&1; then base=python3.11; \
+	elif python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then base=python3; \
+	else echo "CoachRL needs Python 3.11 (python3.11 or python3 on PATH)" >&2; exit 1; fi; \
+	echo ".venv: $$($$base --version)"; \
+	$$base -m venv .venv
+	.venv/bin/pip install --upgrade pip
+	.venv/bin/pip install -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest -q -m "not slow" -n 2 tests
+
+test-slow: setup
+	$(PY) -m pytest -q -m slow tests
+
+lint: setup
+	.venv/bin/ruff check $(wildcard coachrl tests scripts launch)
+
+demo: setup
+	$(PY) scripts/demo.py --out runs/demo
+
+bench: setup
+	$(PY) scripts/bench_env.py
+
+clean:
+	rm -rf .venv runs

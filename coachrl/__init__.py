@@ -1,0 +1,3 @@
+"""CoachRL: reinforcement-learning coaches trained in simulation."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,311 @@
+"""The world config: every number the simulated athlete world uses.
+
+`configs/world/default.yaml` is the single source of the values, with a
+comment on every key giving its meaning and source; these dataclasses give
+the types and allowed ranges. Derived sizes are properties, never stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+from coachrl.schema import ConfigError, Section, param, require
+from coachrl.sim.sessions import NUM_SESSION_TYPES
+
+Range = tuple[float, float]
+
+
+def _check_ranges(section: object) -> None:
+    for f in dataclasses.fields(section):  # type: ignore[arg-type]
+        value = getattr(section, f.name)
+        if isinstance(value, tuple) and len(value) == 2 and value[0] > value[1]:
+            raise ConfigError(f"{f.name}: range [{value[0]}, {value[1]}] has lo > hi")
+
+
+@dataclasses.dataclass(frozen=True)
+class EpisodeConfig(Section):
+    """Season length and the optional race day."""
+
+    min_days: int = param(lo=7, hi=730)
+    max_days: int = param(lo=7, hi=730)
+    race_probability: float = param(lo=0.0, hi=1.0)
+    race_window_days: int = param(lo=1, hi=365)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.min_days <= self.max_days,
+                f"max_days: {self.max_days} must be >= min_days ({self.min_days})")
+        require(self.race_window_days <= self.min_days,
+                f"race_window_days: {self.race_window_days} must be <= min_days ({self.min_days})")
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionsConfig(Section):
+    """The duration head (session types come from `coachrl.sim.sessions`)."""
+
+    durations_min: tuple[float, ...] = param(lo=5.0, hi=600.0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(len(self.durations_min) >= 1, "durations_min: needs at least one bucket")
+        require(list(self.durations_min) == sorted(set(self.durations_min)),
+                f"durations_min: {list(self.durations_min)} must be strictly increasing")
+
+
+@dataclasses.dataclass(frozen=True)
+class HabitConfig(Section):
+    """One daily habit: its action levels and weekly goal."""
+
+    name: str
+    effect: Literal["sleep", "mobility", "stress"]  # the physiology channel it feeds
+    unit: str
+    levels: tuple[float, ...] = param(lo=0.0)
+    weekly_goal: float = param(lo=1e-3)
+    default_level: int = param(lo=0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(len(self.levels) >= 2, f"levels: habit '{self.name}' needs at least 2 levels")
+        top = len(self.levels) - 1
+        require(self.default_level <= top,
+                f"default_level: {self.default_level} must index levels (0..{top})")
+
+    @property
+    def daily_goal(self) -> float:
+        return self.weekly_goal / 7.0
+
+
+@dataclasses.dataclass(frozen=True)
+class HabitsConfig(Section):
+    alpha: float = param(lo=1e-4, hi=1.0)
+    items: tuple[HabitConfig, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        names = [h.name for h in self.items]
+        require(len(names) == len(set(names)), f"items: habit names must be unique, got {names}")
+        for effect in ("sleep", "mobility", "stress"):
+            n = sum(h.effect == effect for h in self.items)
+            require(n <= 1, f"items: at most one habit may have effect '{effect}' (found {n})")
+
+
+@dataclasses.dataclass(frozen=True)
+class CommonRanges(Section):
+    """Individual parameters drawn uniformly from [lo, hi] for every archetype."""
+
+    tau1: Range = param(lo=1.0, hi=200.0)
+    tau2: Range = param(lo=1.0, hi=60.0)
+    k2_ratio: Range = param(lo=0.1, hi=10.0)
+    tau3: Range = param(lo=1.0, hi=30.0)
+    hrv_day_sd: Range = param(lo=0.01, hi=1.0)
+    sleep_need_h: Range = param(lo=4.0, hi=12.0)
+    interval_affinity: Range = param(lo=-5.0, hi=5.0)
+    long_affinity: Range = param(lo=-5.0, hi=5.0)
+    habit_adherence: Range = param(lo=0.0, hi=1.0)
+    missing_prob: Range = param(lo=0.0, hi=1.0)
+    illness_susceptibility: Range = param(lo=0.0, hi=10.0)
+    stress_sd: Range = param(lo=0.0, hi=3.0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_ranges(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchetypeConfig(Section):
+    """An athlete level: its share of the population and level-dependent ranges."""
+
+    name: str
+    weight: float = param(lo=0.0)
+    p0: Range = param(lo=10.0, hi=1000.0)
+    k1: Range = param(lo=0.0, hi=1.0)
+    optimal_load: Range = param(lo=1.0, hi=500.0)
+    initial_ctl: Range = param(lo=0.0, hi=200.0)
+    time_budget_min: Range = param(lo=10.0, hi=600.0)
+    completion: Range = param(lo=-5.0, hi=5.0)
+    hrv_base_ms: Range = param(lo=5.0, hi=250.0)
+    rhr_base_bpm: Range = param(lo=30.0, hi=100.0)
+    injury_susceptibility: Range = param(lo=0.0, hi=10.0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_ranges(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class PopulationConfig(Section):
+    common: CommonRanges
+    archetypes: tuple[ArchetypeConfig, ...]
+    heldout_shift: float = param(lo=-1.0, hi=1.0)
+    heldout_weights: tuple[float, ...] = param(lo=0.0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(len(self.archetypes) >= 1, "archetypes: needs at least one archetype")
+        require(sum(a.weight for a in self.archetypes) > 0, "archetypes: weights sum to 0")
+        require(len(self.heldout_weights) == len(self.archetypes) and sum(self.heldout_weights) > 0,
+                f"heldout_weights: needs {len(self.archetypes)} weights (one per archetype), "
+                "not all zero")
+
+    @property
+    def archetype_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.archetypes)
+
+
+@dataclasses.dataclass(frozen=True)
+class PMCConfig(Section):
+    ctl_days: float = param(lo=1.0, hi=365.0)
+    atl_days: float = param(lo=1.0, hi=365.0)
+    acute_days: int = param(lo=1, hi=28)
+    chronic_days: int = param(lo=7, hi=28)
+    chronic_floor_tss: float = param(lo=0.1, hi=200.0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.acute_days < self.chronic_days,
+                f"acute_days: {self.acute_days} must be < chronic_days ({self.chronic_days})")
+
+
+@dataclasses.dataclass(frozen=True)
+class HRVConfig(Section):
+    fatigue_drop: float = param(lo=0.0, hi=5.0)
+    sleep_debt_drop: float = param(lo=0.0, hi=1.0)
+    illness_drop: float = param(lo=0.0, hi=2.0)
+    stress_drop: float = param(lo=0.0, hi=1.0)
+    stress_autocorrelation: float = param(lo=0.0, hi=0.99)
+    breathing_relief: float = param(lo=0.0, hi=3.0)
+    autocorrelation: float = param(lo=0.0, hi=0.99)
+    rhr_fatigue_bpm: float = param(lo=0.0, hi=40.0)
+    rhr_illness_bpm: float = param(lo=0.0, hi=30.0)
+    rhr_sleep_debt_bpm: float = param(lo=0.0, hi=10.0)
+    rhr_noise_bpm: float = param(lo=0.0, hi=10.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class SleepConfig(Section):
+    efficiency: float = param(lo=0.5, hi=1.0)
+    efficiency_sd: float = param(lo=0.0, hi=0.2)
+    hard_session_cost: float = param(lo=0.0, hi=0.3)
+    stress_cost: float = param(lo=0.0, hi=0.3)
+    habit_gain: float = param(lo=0.0, hi=0.3)
+    debt_decay: float = param(lo=0.0, hi=0.99)
+    short_sleep_h: float = param(lo=3.0, hi=10.0)
+    short_sleep_performance_cut: float = param(lo=0.0, hi=0.5)
+
+
+@dataclasses.dataclass(frozen=True)
+class RecoveryConfig(Section):
+    hrv_weight: float = param(lo=0.0, hi=10.0)
+    rhr_weight: float = param(lo=0.0, hi=10.0)
+    sleep_weight: float = param(lo=0.0, hi=10.0)
+    bias: float = param(lo=-10.0, hi=10.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class RiskConfig(Section):
+    injury_base_daily: float = param(lo=0.0, hi=0.2)
+    acwr_sweet_spot: Range = param(lo=0.0, hi=5.0)
+    acwr_high_slope: float = param(lo=0.0, hi=20.0)
+    acwr_low_slope: float = param(lo=0.0, hi=20.0)
+    monotony_threshold: float = param(lo=0.5, hi=10.0)
+    monotony_gain: float = param(lo=0.0, hi=10.0)
+    low_recovery_gain: float = param(lo=0.0, hi=10.0)
+    sleep_debt_gain: float = param(lo=0.0, hi=5.0)
+    mobility_protection: float = param(lo=0.0, hi=0.9)
+    injury_days: Range = param(lo=1.0, hi=120.0)
+    illness_base_daily: float = param(lo=0.0, hi=0.2)
+    illness_strain_gain: float = param(lo=0.0, hi=20.0)
+    illness_stress_gain: float = param(lo=0.0, hi=5.0)
+    illness_days: Range = param(lo=1.0, hi=60.0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_ranges(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class AdherenceConfig(Section):
+    readiness_gain: float = param(lo=0.0, hi=10.0)
+    overtime_gain: float = param(lo=0.0, hi=10.0)
+    stress_gain: float = param(lo=0.0, hi=10.0)
+    long_session_min: float = param(lo=10.0, hi=600.0)
+    partial_share: float = param(lo=0.0, hi=1.0)
+    partial_fraction: Range = param(lo=0.0, hi=1.0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_ranges(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class ObservationConfig(Section):
+    benchmark_every_days: int = param(lo=1, hi=90)
+    benchmark_noise: float = param(lo=0.0, hi=0.2)
+    hrv_window_days: int = param(lo=14, hi=120)
+    hrv_baseline_days: int = param(lo=3, hi=14)
+    hrv_min_days: int = param(lo=3, hi=60)
+    forward_fill_days: int = param(lo=0, hi=7)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.hrv_min_days <= self.hrv_window_days,
+                f"hrv_min_days: {self.hrv_min_days} must be <= hrv_window_days")
+
+
+@dataclasses.dataclass(frozen=True)
+class SafetyConfig(Section):
+    low_recovery: float = param(lo=0.0, hi=100.0)
+    low_recovery_days: int = param(lo=1, hi=14)
+    hrv_sd_below: float = param(lo=0.5, hi=5.0)
+    max_hard_in_a_row: int = param(lo=1, hi=14)
+    max_days_without_rest: int = param(lo=1, hi=30)
+    ramp_factor: float = param(lo=1.0, hi=5.0)
+    ramp_floor_min: float = param(lo=5.0, hi=600.0)
+    acwr_danger: float = param(lo=1.0, hi=5.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class RewardConfig(Section):
+    recovery: float = param(lo=0.0)
+    adaptation: float = param(lo=0.0)
+    performance: float = param(lo=0.0)
+    habits: float = param(lo=0.0)
+    injury: float = param(lo=0.0)
+    illness: float = param(lo=0.0)
+    overtraining: float = param(lo=0.0)
+    race: float = param(lo=0.0)
+    violation: float = param(lo=0.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class WorldConfig(Section):
+    """The simulated athlete world (see `configs/world/default.yaml`)."""
+
+    episode: EpisodeConfig
+    actions: ActionsConfig
+    habits: HabitsConfig
+    population: PopulationConfig
+    pmc: PMCConfig
+    hrv: HRVConfig
+    sleep: SleepConfig
+    recovery: RecoveryConfig
+    risk: RiskConfig
+    adherence: AdherenceConfig
+    observation: ObservationConfig
+    safety: SafetyConfig
+    reward: RewardConfig
+
+    @property
+    def nvec(self) -> tuple[int, ...]:
+        """Number of choices of each action head: session, duration, then habits."""
+        return (NUM_SESSION_TYPES, len(self.actions.durations_min)) + tuple(
+            len(h.levels) for h in self.habits.items)
+
+    @property
+    def head_names(self) -> tuple[str, ...]:
+        return ("session", "duration") + tuple(f"habit_{h.name}" for h in self.habits.items)
+
+    @property
+    def num_habits(self) -> int:
+        return len(self.habits.items)

@@ -1,0 +1,297 @@
+"""The ONE feature function: observable history -> features.
+
+`History` is what can be known from an athlete's log up to today. It is
+folded day by day with `update_history(history, record)`, by the simulator
+and by daily inference over a real log alike, so both see the same features.
+At the moment of a decision for day t the history holds every complete day
+before t plus the morning of day t (`observe_morning`: today's wearable
+readings and illness / injury reports), as a real morning log does.
+
+Definitions (all from logged data only):
+  * PMC (TrainingPeaks / GoldenCheetah PMCData.cpp):
+      CTL_t = CTL_{t-1} e^{-1/42} + TSS_t (1 - e^{-1/42}),  ATL likewise with 7 d,
+      TSB_t = CTL_{t-1} - ATL_{t-1} (form going into day t).
+  * ACWR = mean load of the last 7 d / mean load of the last 28 d (Gabbett 2016),
+    the chronic mean floored at `pmc.chronic_floor_tss`.
+  * Monotony = mean / SD of the last 7 daily loads; strain = weekly load x monotony (Foster 1998).
+  * HRV (Plews 2012/2014, HRV4Training): ln rMSSD; 7-day rolling baseline and a
+    60-day normal range (mean +- SD), trusted after `hrv_min_days` readings.
+  * Missing readings are forward-filled for at most `forward_fill_days` days and
+    flagged; beyond that the feature falls back to the athlete's own mean (or a
+    neutral value before there is one) and the flag stays on.
+  * Habit EMA: EMA_t = (1 - a) EMA_{t-1} + a done_t / daily_goal (CoachRL; -> 1 at the goal).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from coachrl.sim.config import WorldConfig
+from coachrl.sim.record import DailyRecord
+from coachrl.sim.sessions import (
+    AEROBIC_BASE,
+    HARD,
+    INTENSITY_FACTORS,
+    NUM_SESSION_TYPES,
+    REST,
+)
+
+NUM_CHANNELS = 5  # wearable channels forward-filled: hrv_ms, rhr_bpm, sleep_h, sleep_eff, recovery
+LOAD_DAYS = 28  # load history kept: the longest window any rule or feature needs
+SD_FLOOR_LN = 0.03  # floor on the SD of ln rMSSD so z-scores stay finite on very stable data
+WEEKLY_PATTERN = (1.2, 1.0, 0.0, 1.3, 1.0, 0.8, 1.7)  # warm-start week: 6 sessions + 1 rest, mean 1
+_DAYS_SINCE_WARM_REST = len(WEEKLY_PATTERN) - 1 - WEEKLY_PATTERN.index(0.0)
+
+
+class History(NamedTuple):
+    """Observable history of one athlete (oldest first in every buffer)."""
+
+    day: jnp.ndarray  # i32, days folded so far
+    ctl: jnp.ndarray  # f32, chronic training load (fitness proxy)
+    atl: jnp.ndarray  # f32, acute training load (fatigue proxy)
+    ctl_week: jnp.ndarray  # f32[8], CTL of the last 8 days (ramp rate)
+    tss: jnp.ndarray  # f32[28], daily load
+    minutes: jnp.ndarray  # f32[28], daily minutes
+    session: jnp.ndarray  # i32, yesterday's session type
+    hard_streak: jnp.ndarray  # i32, hard days in a row up to yesterday
+    days_since_rest: jnp.ndarray  # i32, days since the last rest day
+    hrv_ln: jnp.ndarray  # f32[W], ln rMSSD (NaN = missing)
+    rhr: jnp.ndarray  # f32[W], resting HR (NaN = missing)
+    sleep_h: jnp.ndarray  # f32[7], hours asleep (NaN = missing)
+    last: jnp.ndarray  # f32[5], last seen value of each wearable channel
+    age: jnp.ndarray  # i32[5], days since each channel was last seen (0 = today)
+    low_recovery_streak: jnp.ndarray  # i32, days running with recovery under the safety line
+    habit_ema: jnp.ndarray  # f32[H], goal-normalised habit EMAs
+    ill: jnp.ndarray  # bool, ill today (self-reported)
+    injured: jnp.ndarray  # bool, injured today (self-reported)
+    days_to_race: jnp.ndarray  # i32, days from today to the race (0 = race day); -1 if none
+    bench_last: jnp.ndarray  # f32, last benchmark (NaN before the first)
+    bench_ema: jnp.ndarray  # f32, EMA of benchmarks (NaN before the first)
+
+
+def warm_start_loads(initial_ctl: float | jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Daily TSS and minutes of the 28 days before day 0 for an athlete at CTL `initial_ctl`.
+
+    A repeating week of aerobic-base sessions (WEEKLY_PATTERN, one rest day)
+    averaging `initial_ctl` TSS a day. Used by the simulator and by daily
+    inference for an athlete whose log starts today with a known starting CTL.
+    """
+    pattern = jnp.asarray(WEEKLY_PATTERN * (LOAD_DAYS // 7), jnp.float32)
+    tss = pattern * initial_ctl
+    minutes = tss / (INTENSITY_FACTORS[AEROBIC_BASE] ** 2 * 100.0) * 60.0
+    return tss, minutes
+
+
+def init_history(config: WorldConfig, initial_ctl: float | jnp.ndarray = 0.0,
+                 days_to_race: int | jnp.ndarray = -1) -> History:
+    """History of an athlete with no log yet, training at `initial_ctl` TSS/day so far."""
+    w = config.observation.hrv_window_days
+    ctl = jnp.asarray(initial_ctl, jnp.float32)
+    tss, minutes = warm_start_loads(ctl)
+    nan = jnp.float32(jnp.nan)
+    return History(
+        day=jnp.int32(0), ctl=ctl, atl=ctl, ctl_week=jnp.full((8,), ctl),
+        tss=tss, minutes=minutes, session=jnp.int32(AEROBIC_BASE),
+        hard_streak=jnp.int32(0), days_since_rest=jnp.int32(_DAYS_SINCE_WARM_REST),
+        hrv_ln=jnp.full((w,), nan), rhr=jnp.full((w,), nan), sleep_h=jnp.full((7,), nan),
+        last=jnp.full((NUM_CHANNELS,), nan), age=jnp.full((NUM_CHANNELS,), 10_000, jnp.int32),
+        low_recovery_streak=jnp.int32(0),
+        habit_ema=jnp.zeros((config.num_habits,), jnp.float32),
+        ill=jnp.bool_(False), injured=jnp.bool_(False),
+        days_to_race=jnp.asarray(days_to_race, jnp.int32),
+        bench_last=nan, bench_ema=nan)
+
+
+def _push(buffer: jnp.ndarray, value: jnp.ndarray) -> jnp.ndarray:
+    return jnp.concatenate([buffer[1:], value[None].astype(buffer.dtype)])
+
+
+def pmc_decay(days: float) -> float:
+    """e^{-1/days}: the PMC's daily decay (0.976472 for 42 d, 0.866878 for 7 d)."""
+    return math.exp(-1.0 / days)
+
+
+def observe_morning(history: History, record: DailyRecord, config: WorldConfig) -> History:
+    """Folds a day's morning part: wearable readings, illness / injury, race calendar.
+
+    Daily inference calls this alone for today (readings synced, nothing trained
+    yet); `update_history` applies it and then `log_day` for a complete day.
+    """
+    channels = jnp.stack([record.hrv_ms, record.rhr_bpm, record.sleep_h, record.sleep_eff,
+                          record.recovery]).astype(jnp.float32)
+    seen = ~jnp.isnan(channels)
+    low = record.recovery < config.safety.low_recovery
+    low_streak = jnp.where(jnp.isnan(record.recovery), history.low_recovery_streak,
+                           jnp.where(low, history.low_recovery_streak + 1, 0))
+    return history._replace(
+        hrv_ln=_push(history.hrv_ln, jnp.log(record.hrv_ms)),
+        rhr=_push(history.rhr, record.rhr_bpm), sleep_h=_push(history.sleep_h, record.sleep_h),
+        last=jnp.where(seen, channels, history.last),
+        age=jnp.where(seen, 0, jnp.minimum(history.age + 1, 10_000)),
+        low_recovery_streak=low_streak,
+        ill=jnp.asarray(record.ill), injured=jnp.asarray(record.injured),
+        days_to_race=jnp.asarray(record.days_to_race, jnp.int32))
+
+
+def log_day(history: History, record: DailyRecord, config: WorldConfig) -> History:
+    """Folds a day's training part: the session done, its load, habits, benchmark."""
+    c_ctl, c_atl = pmc_decay(config.pmc.ctl_days), pmc_decay(config.pmc.atl_days)
+    load = jnp.asarray(record.tss, jnp.float32)
+    ctl = history.ctl * c_ctl + load * (1.0 - c_ctl)
+    atl = history.atl * c_atl + load * (1.0 - c_atl)
+    hard = jnp.asarray(HARD)[record.session] & (record.minutes > 0)
+    rested = (record.session == REST) | (record.minutes <= 0)
+
+    goals = jnp.asarray([h.daily_goal for h in config.habits.items], jnp.float32)
+    alpha = config.habits.alpha
+    habit_ema = (1.0 - alpha) * history.habit_ema + alpha * record.habits / goals
+
+    has_bench = ~jnp.isnan(record.benchmark)
+    bench_ema = jnp.where(
+        has_bench,
+        jnp.where(jnp.isnan(history.bench_ema), record.benchmark,
+                  0.8 * history.bench_ema + 0.2 * record.benchmark),
+        history.bench_ema)
+    return history._replace(
+        day=history.day + 1, ctl=ctl, atl=atl, ctl_week=_push(history.ctl_week, ctl),
+        tss=_push(history.tss, load), minutes=_push(history.minutes, record.minutes),
+        session=jnp.asarray(record.session, jnp.int32),
+        hard_streak=jnp.where(hard, history.hard_streak + 1, 0),
+        days_since_rest=jnp.where(rested, 0, history.days_since_rest + 1),
+        habit_ema=habit_ema,
+        bench_last=jnp.where(has_bench, record.benchmark, history.bench_last),
+        bench_ema=bench_ema)
+
+
+def update_history(history: History, record: DailyRecord, config: WorldConfig) -> History:
+    """Folds one complete day (morning readings, then training) into the history."""
+    return log_day(observe_morning(history, record, config), record, config)
+
+
+class Readiness(NamedTuple):
+    """Derived observables shared by the features, the safety rules and the reasons."""
+
+    tsb: jnp.ndarray
+    acwr: jnp.ndarray
+    monotony: jnp.ndarray
+    strain: jnp.ndarray
+    ramp: jnp.ndarray  # CTL change over the last 7 days
+    hrv_ln: jnp.ndarray  # today's ln rMSSD (forward-filled), NaN if unknown
+    hrv_baseline: jnp.ndarray  # 7-day mean ln rMSSD
+    hrv_mean: jnp.ndarray  # normal-range mean (60 d)
+    hrv_sd: jnp.ndarray  # normal-range SD (60 d)
+    hrv_trusted: jnp.ndarray  # bool, enough readings for the HRV baselines
+    rhr_mean: jnp.ndarray
+    filled: jnp.ndarray  # f32[5], forward-filled channels (NaN when too old)
+    missing: jnp.ndarray  # bool[5], today's reading missing
+
+
+def _nanmean(x: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    n = jnp.sum(~jnp.isnan(x))
+    return jnp.nansum(x) / jnp.maximum(n, 1), n
+
+
+def readiness(history: History, config: WorldConfig) -> Readiness:
+    """Derived observables (ACWR, monotony, HRV normal range, forward-filled readings)."""
+    acute_n, chronic_n = config.pmc.acute_days, config.pmc.chronic_days
+    acute = jnp.mean(history.tss[-acute_n:])
+    chronic = jnp.maximum(jnp.mean(history.tss[-chronic_n:]), config.pmc.chronic_floor_tss)
+    week = history.tss[-7:]
+    monotony = jnp.mean(week) / jnp.maximum(jnp.std(week), 1.0)
+
+    hrv_mean, n = _nanmean(history.hrv_ln)
+    hrv_var = jnp.nansum((history.hrv_ln - hrv_mean) ** 2) / jnp.maximum(n - 1, 1)
+    hrv_baseline, _ = _nanmean(history.hrv_ln[-config.observation.hrv_baseline_days:])
+    rhr_mean, n_rhr = _nanmean(history.rhr)
+
+    fresh = history.age <= config.observation.forward_fill_days
+    filled = jnp.where(fresh, history.last, jnp.nan)
+    return Readiness(
+        tsb=history.ctl - history.atl,  # TSB_t = CTL_{t-1} - ATL_{t-1}: form going into today
+        acwr=acute / chronic, monotony=monotony, strain=jnp.sum(week) * monotony,
+        ramp=history.ctl - history.ctl_week[0],
+        hrv_ln=jnp.log(filled[0]), hrv_baseline=jnp.where(n > 0, hrv_baseline, jnp.nan),
+        hrv_mean=jnp.where(n > 0, hrv_mean, jnp.nan),
+        hrv_sd=jnp.maximum(jnp.sqrt(hrv_var), SD_FLOOR_LN),
+        hrv_trusted=n >= config.observation.hrv_min_days,
+        rhr_mean=jnp.where(n_rhr > 0, rhr_mean, jnp.nan),
+        filled=filled, missing=history.age > 0)
+
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "ctl", "atl", "tsb", "acwr", "monotony", "ramp",
+    "hrv_z", "hrv_trend", "hrv_missing", "rhr_delta", "rhr_missing",
+    "sleep_h", "sleep_eff", "sleep_7d", "sleep_missing", "recovery", "recovery_missing",
+    "low_recovery_streak", "hard_streak", "days_since_rest", "last_minutes", "longest_28d",
+    "injured", "ill", "days_to_race", "race_ahead", "benchmark_trend",
+) + tuple(f"yesterday_{i}" for i in range(NUM_SESSION_TYPES))
+
+
+def feature_names(config: WorldConfig) -> tuple[str, ...]:
+    return FEATURE_NAMES + tuple(f"habit_ema_{h.name}" for h in config.habits.items)
+
+
+def num_features(config: WorldConfig) -> int:
+    return len(FEATURE_NAMES) + config.num_habits
+
+
+def _or(x: jnp.ndarray, default: float) -> jnp.ndarray:
+    return jnp.where(jnp.isnan(x), default, x)
+
+
+def compute_features(history: History, config: WorldConfig) -> jnp.ndarray:
+    """float32[F] features, all roughly in [-3, 3]; names in `feature_names(config)`."""
+    r = readiness(history, config)
+    hrv_ok = r.hrv_trusted & ~jnp.isnan(r.hrv_ln)
+    sleep_7d, _ = _nanmean(history.sleep_h)
+    days_to_race = history.days_to_race
+    base = jnp.stack([
+        history.ctl / 100.0,
+        history.atl / 100.0,
+        r.tsb / 50.0,
+        jnp.clip(r.acwr, 0.0, 3.0),
+        jnp.clip(r.monotony, 0.0, 6.0) / 3.0,
+        r.ramp / 8.0,
+        jnp.where(hrv_ok, jnp.clip((r.hrv_ln - r.hrv_mean) / r.hrv_sd, -5, 5), 0.0) / 2.0,
+        jnp.where(r.hrv_trusted, jnp.clip((r.hrv_baseline - r.hrv_mean) / r.hrv_sd, -5, 5),
+                  0.0) / 2.0,
+        r.missing[0].astype(jnp.float32),
+        _or((r.filled[1] - r.rhr_mean) / 5.0, 0.0),
+        r.missing[1].astype(jnp.float32),
+        _or(r.filled[2], _or(sleep_7d, 7.5)) / 8.0,
+        _or(r.filled[3], 0.88),
+        _or(sleep_7d, 7.5) / 8.0,
+        r.missing[2].astype(jnp.float32),
+        _or(r.filled[4], 50.0) / 100.0,
+        r.missing[4].astype(jnp.float32),
+        jnp.minimum(history.low_recovery_streak, 4) / 2.0,
+        jnp.minimum(history.hard_streak, 6) / 3.0,
+        jnp.minimum(history.days_since_rest, 14) / 7.0,
+        history.minutes[-1] / 120.0,
+        jnp.max(history.minutes) / 120.0,
+        history.injured.astype(jnp.float32),
+        history.ill.astype(jnp.float32),
+        jnp.where(days_to_race >= 0, jnp.minimum(days_to_race, 60) / 60.0, 1.0),
+        (days_to_race >= 0).astype(jnp.float32),
+        _or(jnp.clip((history.bench_last / history.bench_ema - 1.0) * 10.0, -3, 3), 0.0),
+    ])
+    yesterday = (jnp.arange(NUM_SESSION_TYPES) == history.session).astype(jnp.float32)
+    return jnp.concatenate([base, yesterday, history.habit_ema]).astype(jnp.float32)
+
+
+def fold_history(records: DailyRecord, config: WorldConfig, initial: History) -> History:
+    """Folds a time-major stack of records ([T, ...] leaves) into `initial`."""
+
+    def body(h, rec):
+        return update_history(h, rec, config), None
+
+    return jax.lax.scan(body, initial, records)[0]
+
+
+__all__ = ["FEATURE_NAMES", "History", "Readiness", "compute_features", "feature_names",
+           "fold_history", "init_history", "num_features", "pmc_decay", "readiness",
+           "log_day", "observe_morning", "update_history", "warm_start_loads"]

@@ -1,0 +1,174 @@
+"""Hard safety constraints as action masks: ONE function for sim, agents, baselines, inference.
+
+Every rule reads only the observable `History` (so daily inference applies the
+same rules to a real log) and thresholds from `config.safety`:
+
+  low_recovery    recovery < 30 two days running       -> rest / active recovery only
+  hrv_suppressed  ln rMSSD < 60-day mean - 2 SD          -> no tempo or HIIT
+  hard_streak     3 hard days in a row                   -> no hard session
+  rest_due        6 days without rest                    -> rest (one rest day in any 7)
+  injured         injury reported                        -> rest / active recovery only
+  ill             illness reported                       -> rest only
+  ramp_limit      duration <= max(floor, 1.5 x longest session of the last 28 days)
+  acwr_limit      no (type, duration) whose load would push ACWR past 1.5 (Gabbett 2016)
+
+Heads are independent categoricals, so the joint ACWR rule is enforced as a
+product mask: among the "up to intensity k" type sets, keep the one that leaves
+the most (type, duration) training choices, every one of them under the line.
+Rest is always allowed, and so is the shortest duration: a mask is never empty.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from coachrl.sim.config import WorldConfig
+from coachrl.sim.features import History, readiness
+from coachrl.sim.sessions import (
+    ACTIVE_RECOVERY,
+    HARD,
+    INTENSITY_FACTORS,
+    NUM_SESSION_TYPES,
+    REST,
+    tss,
+)
+
+RULE_NAMES: tuple[str, ...] = ("low_recovery", "hrv_suppressed", "hard_streak", "rest_due",
+                               "injured", "ill", "ramp_limit", "acwr_limit")
+
+RULE_REASONS: dict[str, str] = {
+    "low_recovery": "recovery has been under {low_recovery:g} for {low_recovery_days} days: "
+                    "rest or active recovery only",
+    "hrv_suppressed": "HRV is more than {hrv_sd_below:g} SD below your 60-day normal: "
+                      "tempo and HIIT are off today",
+    "hard_streak": "{max_hard_in_a_row} hard days in a row: no hard session today",
+    "rest_due": "{max_days_without_rest} days without rest: today is a rest day",
+    "injured": "injury reported: rest or active recovery only",
+    "ill": "illness reported: rest only",
+    "ramp_limit": "sessions are capped at {ramp_factor:g} x your longest session of the last "
+                  "28 days (at least {ramp_floor_min:g} min)",
+    "acwr_limit": "longer or harder sessions would push your acute:chronic load ratio past "
+                  "{acwr_danger:g}",
+}
+
+
+def _only(*types: int) -> np.ndarray:
+    allowed = np.zeros(NUM_SESSION_TYPES, bool)
+    allowed[list(types)] = True
+    return allowed
+
+
+_NOT_HARD = ~np.asarray(HARD)
+# Session types each session rule allows, in RULE_NAMES order (the first six rules).
+_SESSION_RULES = np.stack([
+    _only(REST, ACTIVE_RECOVERY),  # low_recovery
+    _NOT_HARD,  # hrv_suppressed
+    _NOT_HARD,  # hard_streak
+    _only(REST),  # rest_due
+    _only(REST, ACTIVE_RECOVERY),  # injured
+    _only(REST),  # ill
+])
+
+
+class SafetyMask(NamedTuple):
+    session: jnp.ndarray  # bool[S]
+    duration: jnp.ndarray  # bool[D]
+    rules: jnp.ndarray  # bool[R], which rules removed something today (RULE_NAMES order)
+
+
+def safety_mask(history: History, config: WorldConfig) -> SafetyMask:
+    """Allowed session types and durations for today, and which rules fired."""
+    s = config.safety
+    r = readiness(history, config)
+    hrv_low = r.hrv_trusted & (r.hrv_ln < r.hrv_mean - s.hrv_sd_below * r.hrv_sd)
+    session_rules = jnp.stack([
+        history.low_recovery_streak >= s.low_recovery_days,
+        hrv_low,
+        history.hard_streak >= s.max_hard_in_a_row,
+        history.days_since_rest >= s.max_days_without_rest,
+        history.injured,
+        history.ill,
+    ])
+    session = jnp.all(~session_rules[:, None] | _SESSION_RULES, axis=0)
+
+    durations = jnp.asarray(config.actions.durations_min, jnp.float32)
+    cap = jnp.maximum(s.ramp_floor_min, s.ramp_factor * jnp.max(history.minutes))
+    duration = (durations <= cap) | (jnp.arange(durations.shape[0]) == 0)
+
+    # ACWR after today's load for every (type, duration): [S, D].
+    a, c = config.pmc.acute_days, config.pmc.chronic_days
+    load = tss(durations[None, :], jnp.asarray(INTENSITY_FACTORS)[:, None])
+    acute = (jnp.sum(history.tss[-(a - 1):]) + load) / a
+    chronic = jnp.maximum((jnp.sum(history.tss[-(c - 1):]) + load) / c,
+                          config.pmc.chronic_floor_tss)
+    ok = (acute / chronic <= s.acwr_danger) | (load <= 0)
+    # Candidate k allows types <= k: its durations are those safe for every allowed type <= k.
+    safe_upto = jnp.cumprod(ok | ~session[:, None], axis=0).astype(bool)  # [S, D]
+    cand_session = session[None, :] & (jnp.arange(NUM_SESSION_TYPES)[None, :]
+                                       <= jnp.arange(NUM_SESSION_TYPES)[:, None])  # [K, S]
+    cand_duration = duration[None, :] & safe_upto  # [K, D]
+    training = cand_session.at[:, REST].set(False)
+    score = jnp.sum(training, 1) * jnp.sum(cand_duration, 1)
+    # Prefer the most choices, then the widest type set (argmax picks the first max: reverse).
+    best = NUM_SESSION_TYPES - 1 - jnp.argmax(score[::-1])
+    acwr_session = cand_session[best]
+    acwr_duration = cand_duration[best] | ((jnp.arange(durations.shape[0]) == 0)
+                                           & ~jnp.any(cand_duration[best]))
+    acwr_fired = jnp.any(acwr_session != session) | jnp.any(acwr_duration != duration)
+
+    ramp_fired = jnp.any(~duration)
+    rules = jnp.concatenate([session_rules, jnp.stack([ramp_fired, acwr_fired])])
+    return SafetyMask(acwr_session, acwr_duration, rules)
+
+
+def action_mask(history: History, config: WorldConfig) -> jnp.ndarray:
+    """bool[sum(nvec)]: session choices, duration choices, then every habit level (all allowed)."""
+    m = safety_mask(history, config)
+    habits = jnp.ones((sum(config.nvec[2:]),), bool)
+    return jnp.concatenate([m.session, m.duration, habits])
+
+
+class HeadLayout(NamedTuple):
+    """Static gather indices between a flat mask [sum(nvec)] and a padded [H, max(nvec)] one."""
+
+    index: np.ndarray  # int[H, N]
+    valid: np.ndarray  # bool[H, N]
+
+
+def head_layout(nvec: tuple[int, ...]) -> HeadLayout:
+    n = max(nvec)
+    offsets = np.concatenate([[0], np.cumsum(nvec)[:-1]])
+    index = np.zeros((len(nvec), n), np.int32)
+    valid = np.zeros((len(nvec), n), bool)
+    for h, (off, k) in enumerate(zip(offsets, nvec)):
+        index[h, :k] = off + np.arange(k)
+        valid[h, :k] = True
+    return HeadLayout(index, valid)
+
+
+def nearest_allowed(action: jnp.ndarray, mask: jnp.ndarray,
+                    nvec: tuple[int, ...]) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Replaces each masked head by the nearest allowed choice, stepping down first.
+
+    Choices are ordered easiest first (rest < ... < HIIT, short < long), so the
+    replacement is the largest allowed index below the requested one, or, if
+    there is none, the smallest allowed index. Returns (action, replaced[H]).
+    """
+    layout = head_layout(nvec)
+    allowed = mask[layout.index] & layout.valid  # [H, N]
+    idx = jnp.arange(allowed.shape[1])[None, :]
+    below = allowed & (idx <= action[:, None])
+    down = jnp.max(jnp.where(below, idx, -1), axis=1)
+    up = jnp.argmax(allowed, axis=1)
+    fixed = jnp.where(down >= 0, down, up).astype(action.dtype)
+    return fixed, fixed != action
+
+
+def reasons(rules: np.ndarray | jnp.ndarray, config: WorldConfig) -> list[str]:
+    """Plain-language reasons for the rules that fired (for the daily coach)."""
+    fields = {k: getattr(config.safety, k) for k in config.safety.__dataclass_fields__}
+    return [RULE_REASONS[name].format(**fields)
+            for name, fired in zip(RULE_NAMES, np.asarray(rules)) if fired]
