@@ -13,7 +13,14 @@ from coachrl.sim.features import (
 )
 from coachrl.sim.population import AthleteParams, sample_athlete
 from coachrl.sim.record import DailyRecord, empty_record
-from coachrl.sim.safety import RULE_NAMES, action_mask, nearest_allowed, reasons, safety_mask
+from coachrl.sim.safety import (
+    RULE_NAMES,
+    action_mask,
+    nearest_allowed,
+    observe,
+    reasons,
+    safety_mask,
+)
 from coachrl.sim.sessions import SESSION_NAMES, SESSION_TYPES
 from coachrl.sim.world import (
     FIRST,
@@ -25,8 +32,10 @@ from coachrl.sim.world import (
     WorldState,
 )
 
-__all__ = ["AthleteParams", "AthleteWorld", "DailyRecord", "FEATURE_NAMES", "FIRST", "History",
-           "LAST", "MID", "REWARD_COMPONENTS", "RULE_NAMES", "SESSION_NAMES", "SESSION_TYPES",
-           "TimeStep", "WorldConfig", "WorldState", "action_mask", "compute_features",
-           "empty_record", "feature_names", "init_history", "log_day", "nearest_allowed",
-           "observe_morning", "reasons", "safety_mask", "sample_athlete", "update_history"]
+__all__ = [
+    "AthleteParams", "AthleteWorld", "DailyRecord", "FEATURE_NAMES", "FIRST", "History", "LAST",
+    "MID", "REWARD_COMPONENTS", "RULE_NAMES", "SESSION_NAMES", "SESSION_TYPES", "TimeStep",
+    "WorldConfig", "WorldState", "action_mask", "compute_features", "empty_record",
+    "feature_names", "init_history", "log_day", "nearest_allowed", "observe", "observe_morning",
+    "reasons", "safety_mask", "sample_athlete", "update_history",
+]

@@ -243,7 +243,7 @@ class ObservationConfig(Section):
     benchmark_every_days: int = param(lo=1, hi=90)
     benchmark_noise: float = param(lo=0.0, hi=0.2)
     hrv_window_days: int = param(lo=14, hi=120)
-    hrv_baseline_days: int = param(lo=3, hi=14)
+    hrv_baseline_days: int = param(lo=1, hi=14)
     hrv_min_days: int = param(lo=3, hi=60)
     forward_fill_days: int = param(lo=0, hi=7)
 

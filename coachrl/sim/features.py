@@ -14,8 +14,12 @@ Definitions (all from logged data only):
   * ACWR = mean load of the last 7 d / mean load of the last 28 d (Gabbett 2016),
     the chronic mean floored at `pmc.chronic_floor_tss`.
   * Monotony = mean / SD of the last 7 daily loads; strain = weekly load x monotony (Foster 1998).
-  * HRV (Plews 2012/2014, HRV4Training): ln rMSSD; 7-day rolling baseline and a
-    60-day normal range (mean +- SD), trusted after `hrv_min_days` readings.
+  * HRV (Plews 2012/2014, HRV4Training): ln rMSSD; 7-day rolling baseline (today
+    included) and a 60-day normal range (mean +- SD of the days before today),
+    trusted after `hrv_min_days` readings. The normal range is an exponentially
+    weighted mean / variance with span 60 (weight max(1/n, 2/61), so the first 60
+    readings give the plain sample mean): O(1) per day instead of a 60-day buffer,
+    and the same for a real log. Resting HR's usual value is kept the same way.
   * Missing readings are forward-filled for at most `forward_fill_days` days and
     flagged; beyond that the feature falls back to the athlete's own mean (or a
     neutral value before there is one) and the flag stays on.
@@ -38,6 +42,7 @@ from coachrl.sim.sessions import (
     INTENSITY_FACTORS,
     NUM_SESSION_TYPES,
     REST,
+    lookup,
 )
 
 NUM_CHANNELS = 5  # wearable channels forward-filled: hrv_ms, rhr_bpm, sleep_h, sleep_eff, recovery
@@ -59,8 +64,12 @@ class History(NamedTuple):
     session: jnp.ndarray  # i32, yesterday's session type
     hard_streak: jnp.ndarray  # i32, hard days in a row up to yesterday
     days_since_rest: jnp.ndarray  # i32, days since the last rest day
-    hrv_ln: jnp.ndarray  # f32[W], ln rMSSD (NaN = missing)
-    rhr: jnp.ndarray  # f32[W], resting HR (NaN = missing)
+    hrv_week: jnp.ndarray  # f32[7], ln rMSSD of the last days, today last (NaN = missing)
+    hrv_mean: jnp.ndarray  # f32, normal-range mean of ln rMSSD (days before today)
+    hrv_var: jnp.ndarray  # f32, normal-range variance of ln rMSSD
+    hrv_n: jnp.ndarray  # i32, ln rMSSD readings in the normal range
+    rhr_mean: jnp.ndarray  # f32, usual resting HR (days before today)
+    rhr_n: jnp.ndarray  # i32, resting-HR readings so far
     sleep_h: jnp.ndarray  # f32[7], hours asleep (NaN = missing)
     last: jnp.ndarray  # f32[5], last seen value of each wearable channel
     age: jnp.ndarray  # i32[5], days since each channel was last seen (0 = today)
@@ -89,7 +98,6 @@ def warm_start_loads(initial_ctl: float | jnp.ndarray) -> tuple[jnp.ndarray, jnp
 def init_history(config: WorldConfig, initial_ctl: float | jnp.ndarray = 0.0,
                  days_to_race: int | jnp.ndarray = -1) -> History:
     """History of an athlete with no log yet, training at `initial_ctl` TSS/day so far."""
-    w = config.observation.hrv_window_days
     ctl = jnp.asarray(initial_ctl, jnp.float32)
     tss, minutes = warm_start_loads(ctl)
     nan = jnp.float32(jnp.nan)
@@ -97,7 +105,9 @@ def init_history(config: WorldConfig, initial_ctl: float | jnp.ndarray = 0.0,
         day=jnp.int32(0), ctl=ctl, atl=ctl, ctl_week=jnp.full((8,), ctl),
         tss=tss, minutes=minutes, session=jnp.int32(AEROBIC_BASE),
         hard_streak=jnp.int32(0), days_since_rest=jnp.int32(_DAYS_SINCE_WARM_REST),
-        hrv_ln=jnp.full((w,), nan), rhr=jnp.full((w,), nan), sleep_h=jnp.full((7,), nan),
+        hrv_week=jnp.full((config.observation.hrv_baseline_days,), nan),
+        hrv_mean=nan, hrv_var=jnp.float32(0.0), hrv_n=jnp.int32(0),
+        rhr_mean=nan, rhr_n=jnp.int32(0), sleep_h=jnp.full((7,), nan),
         last=jnp.full((NUM_CHANNELS,), nan), age=jnp.full((NUM_CHANNELS,), 10_000, jnp.int32),
         low_recovery_streak=jnp.int32(0),
         habit_ema=jnp.zeros((config.num_habits,), jnp.float32),
@@ -128,8 +138,8 @@ def observe_morning(history: History, record: DailyRecord, config: WorldConfig) 
     low_streak = jnp.where(jnp.isnan(record.recovery), history.low_recovery_streak,
                            jnp.where(low, history.low_recovery_streak + 1, 0))
     return history._replace(
-        hrv_ln=_push(history.hrv_ln, jnp.log(record.hrv_ms)),
-        rhr=_push(history.rhr, record.rhr_bpm), sleep_h=_push(history.sleep_h, record.sleep_h),
+        hrv_week=_push(history.hrv_week, jnp.log(record.hrv_ms)),
+        sleep_h=_push(history.sleep_h, record.sleep_h),
         last=jnp.where(seen, channels, history.last),
         age=jnp.where(seen, 0, jnp.minimum(history.age + 1, 10_000)),
         low_recovery_streak=low_streak,
@@ -137,13 +147,37 @@ def observe_morning(history: History, record: DailyRecord, config: WorldConfig) 
         days_to_race=jnp.asarray(record.days_to_race, jnp.int32))
 
 
+def ew_stats(mean: jnp.ndarray, var: jnp.ndarray, n: jnp.ndarray, x: jnp.ndarray,
+             span: float) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+    """Exponentially weighted mean / variance (West 1979) with weight max(1/n, 2/(span+1)).
+
+    A NaN `x` (missing reading) leaves the statistics unchanged.
+    """
+    seen = ~jnp.isnan(x)
+    n_new = n + seen
+    a = jnp.maximum(1.0 / jnp.maximum(n_new, 1), 2.0 / (span + 1.0))
+    delta = jnp.where(seen, x - jnp.where(n > 0, mean, x), 0.0)
+    mean_new = jnp.where(n > 0, mean, x) + a * delta
+    var_new = (1.0 - a) * (var + a * delta**2)
+    return (jnp.where(seen, mean_new, mean), jnp.where(seen, var_new, var), n_new)
+
+
 def log_day(history: History, record: DailyRecord, config: WorldConfig) -> History:
-    """Folds a day's training part: the session done, its load, habits, benchmark."""
+    """Folds a day's training part: the session done, its load, habits, benchmark.
+
+    Today's morning readings join the normal ranges here, at the end of the day,
+    so that during the day they are compared with the days before.
+    """
+    span = config.observation.hrv_window_days
+    hrv_mean, hrv_var, hrv_n = ew_stats(history.hrv_mean, history.hrv_var, history.hrv_n,
+                                        jnp.log(record.hrv_ms), span)
+    rhr_mean, _, rhr_n = ew_stats(history.rhr_mean, jnp.float32(0.0), history.rhr_n,
+                                  record.rhr_bpm, span)
     c_ctl, c_atl = pmc_decay(config.pmc.ctl_days), pmc_decay(config.pmc.atl_days)
     load = jnp.asarray(record.tss, jnp.float32)
     ctl = history.ctl * c_ctl + load * (1.0 - c_ctl)
     atl = history.atl * c_atl + load * (1.0 - c_atl)
-    hard = jnp.asarray(HARD)[record.session] & (record.minutes > 0)
+    hard = lookup(HARD, record.session) & (record.minutes > 0)
     rested = (record.session == REST) | (record.minutes <= 0)
 
     goals = jnp.asarray([h.daily_goal for h in config.habits.items], jnp.float32)
@@ -162,7 +196,8 @@ def log_day(history: History, record: DailyRecord, config: WorldConfig) -> Histo
         session=jnp.asarray(record.session, jnp.int32),
         hard_streak=jnp.where(hard, history.hard_streak + 1, 0),
         days_since_rest=jnp.where(rested, 0, history.days_since_rest + 1),
-        habit_ema=habit_ema,
+        habit_ema=habit_ema, hrv_mean=hrv_mean, hrv_var=hrv_var, hrv_n=hrv_n,
+        rhr_mean=rhr_mean, rhr_n=rhr_n,
         bench_last=jnp.where(has_bench, record.benchmark, history.bench_last),
         bench_ema=bench_ema)
 
@@ -182,8 +217,8 @@ class Readiness(NamedTuple):
     ramp: jnp.ndarray  # CTL change over the last 7 days
     hrv_ln: jnp.ndarray  # today's ln rMSSD (forward-filled), NaN if unknown
     hrv_baseline: jnp.ndarray  # 7-day mean ln rMSSD
-    hrv_mean: jnp.ndarray  # normal-range mean (60 d)
-    hrv_sd: jnp.ndarray  # normal-range SD (60 d)
+    hrv_mean: jnp.ndarray  # normal-range mean (60 d, days before today)
+    hrv_sd: jnp.ndarray  # normal-range SD (60 d, days before today)
     hrv_trusted: jnp.ndarray  # bool, enough readings for the HRV baselines
     rhr_mean: jnp.ndarray
     filled: jnp.ndarray  # f32[5], forward-filled channels (NaN when too old)
@@ -203,10 +238,7 @@ def readiness(history: History, config: WorldConfig) -> Readiness:
     week = history.tss[-7:]
     monotony = jnp.mean(week) / jnp.maximum(jnp.std(week), 1.0)
 
-    hrv_mean, n = _nanmean(history.hrv_ln)
-    hrv_var = jnp.nansum((history.hrv_ln - hrv_mean) ** 2) / jnp.maximum(n - 1, 1)
-    hrv_baseline, _ = _nanmean(history.hrv_ln[-config.observation.hrv_baseline_days:])
-    rhr_mean, n_rhr = _nanmean(history.rhr)
+    hrv_baseline, n_week = _nanmean(history.hrv_week)
 
     fresh = history.age <= config.observation.forward_fill_days
     filled = jnp.where(fresh, history.last, jnp.nan)
@@ -214,11 +246,11 @@ def readiness(history: History, config: WorldConfig) -> Readiness:
         tsb=history.ctl - history.atl,  # TSB_t = CTL_{t-1} - ATL_{t-1}: form going into today
         acwr=acute / chronic, monotony=monotony, strain=jnp.sum(week) * monotony,
         ramp=history.ctl - history.ctl_week[0],
-        hrv_ln=jnp.log(filled[0]), hrv_baseline=jnp.where(n > 0, hrv_baseline, jnp.nan),
-        hrv_mean=jnp.where(n > 0, hrv_mean, jnp.nan),
-        hrv_sd=jnp.maximum(jnp.sqrt(hrv_var), SD_FLOOR_LN),
-        hrv_trusted=n >= config.observation.hrv_min_days,
-        rhr_mean=jnp.where(n_rhr > 0, rhr_mean, jnp.nan),
+        hrv_ln=jnp.log(filled[0]), hrv_baseline=jnp.where(n_week > 0, hrv_baseline, jnp.nan),
+        hrv_mean=history.hrv_mean,
+        hrv_sd=jnp.maximum(jnp.sqrt(history.hrv_var), SD_FLOOR_LN),
+        hrv_trusted=(history.hrv_n >= config.observation.hrv_min_days) & (n_week > 0),
+        rhr_mean=history.rhr_mean,
         filled=filled, missing=history.age > 0)
 
 
@@ -243,9 +275,13 @@ def _or(x: jnp.ndarray, default: float) -> jnp.ndarray:
     return jnp.where(jnp.isnan(x), default, x)
 
 
-def compute_features(history: History, config: WorldConfig) -> jnp.ndarray:
-    """float32[F] features, all roughly in [-3, 3]; names in `feature_names(config)`."""
-    r = readiness(history, config)
+def compute_features(history: History, config: WorldConfig,
+                     ready: Readiness | None = None) -> jnp.ndarray:
+    """float32[F] features, all roughly in [-3, 3]; names in `feature_names(config)`.
+
+    `ready` is `readiness(history, config)` when the caller already has it.
+    """
+    r = readiness(history, config) if ready is None else ready
     hrv_ok = r.hrv_trusted & ~jnp.isnan(r.hrv_ln)
     sleep_7d, _ = _nanmean(history.sleep_h)
     days_to_race = history.days_to_race

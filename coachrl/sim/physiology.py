@@ -36,6 +36,7 @@ from coachrl.sim.sessions import (
     INJURY_WEIGHTS,
     INTENSITY_FACTORS,
     REST,
+    lookup,
     tss,
 )
 
@@ -143,7 +144,7 @@ def adherence(session: jnp.ndarray, minutes: jnp.ndarray, recovery: jnp.ndarray,
     a = config.adherence
     session = jnp.where(ill, REST, jnp.where(injured, jnp.minimum(session, ACTIVE_RECOVERY),
                                              session))
-    hard = jnp.asarray(HARD)[session]
+    hard = lookup(HARD, session)
     logit = (params.completion + a.readiness_gain * (recovery - 50.0) / 50.0
              + params.interval_affinity * hard
              + params.long_affinity * (minutes >= a.long_session_min)
@@ -205,7 +206,7 @@ def hazards(phys: Physiology, history: History, done_session: jnp.ndarray,
     f_sleep = 1.0 + k.sleep_debt_gain * phys.sleep_debt
     mobility = _habit_ema(history, config, "mobility")
     injury = (k.injury_base_daily * params.injury_susceptibility * f_acwr * f_mono * f_rec
-              * f_sleep * jnp.asarray(INJURY_WEIGHTS)[done_session]
+              * f_sleep * lookup(INJURY_WEIGHTS, done_session)
               * (1.0 - k.mobility_protection * jnp.minimum(mobility, 1.0)))
     stress = jnp.maximum(stress_effective(phys, history, config), 0.0)
     illness = (k.illness_base_daily * params.illness_susceptibility
@@ -215,4 +216,4 @@ def hazards(phys: Physiology, history: History, done_session: jnp.ndarray,
 
 
 def load_of(session: jnp.ndarray, minutes: jnp.ndarray) -> jnp.ndarray:
-    return tss(minutes, jnp.asarray(INTENSITY_FACTORS)[session])
+    return tss(minutes, lookup(INTENSITY_FACTORS, session))

@@ -83,20 +83,35 @@ def steady_gain(tau: jnp.ndarray) -> jnp.ndarray:
 
 
 def sample_athlete(key: jax.Array, config: WorldConfig, heldout: bool = False) -> AthleteParams:
-    """Draws one athlete (vmap over keys for a batch)."""
-    lo, hi, weights = _tables(config, heldout)
+    """Draws one athlete (vmap over keys for a batch, or see `sample_athletes`)."""
     if heldout:
         key = jax.random.fold_in(key, HELDOUT_STREAM)
-    k_arch, k_vals = jax.random.split(key)
-    arch = jax.random.choice(k_arch, len(weights), p=jnp.asarray(weights))
-    u = jax.random.uniform(k_vals, (lo.shape[1],))
-    values = jnp.asarray(lo)[arch] + u * (jnp.asarray(hi)[arch] - jnp.asarray(lo)[arch])
+    u = jax.random.uniform(key, (1 + len(LEVEL_FIELDS) + len(COMMON_FIELDS),))
+    return athlete_from_uniform(u, config, heldout)
+
+
+def sample_athletes(key: jax.Array, batch: int, config: WorldConfig,
+                    heldout: bool = False) -> AthleteParams:
+    """Draws `batch` athletes from one random draw (cheaper than vmapping `sample_athlete`)."""
+    if heldout:
+        key = jax.random.fold_in(key, HELDOUT_STREAM)
+    u = jax.random.uniform(key, (batch, 1 + len(LEVEL_FIELDS) + len(COMMON_FIELDS)))
+    return jax.vmap(lambda row: athlete_from_uniform(row, config, heldout))(u)
+
+
+def athlete_from_uniform(u: jnp.ndarray, config: WorldConfig, heldout: bool) -> AthleteParams:
+    """The athlete given by uniforms u[0] (archetype) and u[1:] (one per ranged parameter)."""
+    lo, hi, weights = _tables(config, heldout)
+    cumulative = np.cumsum(weights)[:-1]
+    arch = jnp.sum(u[0] >= jnp.asarray(cumulative)).astype(jnp.int32)
+    lo_a, hi_a = jnp.asarray(lo)[arch], jnp.asarray(hi)[arch]
+    values = lo_a + u[1:] * (hi_a - lo_a)
     v = dict(zip(LEVEL_FIELDS + COMMON_FIELDS, values))
     k2 = v["k2_ratio"] * v["k1"]
     t1, t2, t3 = steady_gain(v["tau1"]), steady_gain(v["tau2"]), steady_gain(v["tau3"])
     k3 = jnp.maximum(v["k1"] * t1 - k2 * t2, 0.0) / (2.0 * v["optimal_load"] * t2 * t3)
     return AthleteParams(
-        archetype=arch.astype(jnp.int32), p0=v["p0"], k1=v["k1"], k2=k2, k3=k3,
+        archetype=arch, p0=v["p0"], k1=v["k1"], k2=k2, k3=k3,
         tau1=v["tau1"], tau2=v["tau2"], tau3=v["tau3"], initial_ctl=v["initial_ctl"],
         time_budget_min=v["time_budget_min"], completion=v["completion"],
         interval_affinity=v["interval_affinity"], long_affinity=v["long_affinity"],

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from coachrl.sim.config import WorldConfig
-from coachrl.sim.features import History, readiness
+from coachrl.sim.features import History, Readiness, compute_features, readiness
 from coachrl.sim.sessions import (
     ACTIVE_RECOVERY,
     HARD,
@@ -79,10 +79,14 @@ class SafetyMask(NamedTuple):
     rules: jnp.ndarray  # bool[R], which rules removed something today (RULE_NAMES order)
 
 
-def safety_mask(history: History, config: WorldConfig) -> SafetyMask:
-    """Allowed session types and durations for today, and which rules fired."""
+def safety_mask(history: History, config: WorldConfig,
+                ready: Readiness | None = None) -> SafetyMask:
+    """Allowed session types and durations for today, and which rules fired.
+
+    `ready` is `readiness(history, config)` when the caller already has it.
+    """
     s = config.safety
-    r = readiness(history, config)
+    r = readiness(history, config) if ready is None else ready
     hrv_low = r.hrv_trusted & (r.hrv_ln < r.hrv_mean - s.hrv_sd_below * r.hrv_sd)
     session_rules = jnp.stack([
         history.low_recovery_streak >= s.low_recovery_days,
@@ -95,58 +99,58 @@ def safety_mask(history: History, config: WorldConfig) -> SafetyMask:
     session = jnp.all(~session_rules[:, None] | _SESSION_RULES, axis=0)
 
     durations = jnp.asarray(config.actions.durations_min, jnp.float32)
+    first = jnp.arange(durations.shape[0]) == 0
     cap = jnp.maximum(s.ramp_floor_min, s.ramp_factor * jnp.max(history.minutes))
-    duration = (durations <= cap) | (jnp.arange(durations.shape[0]) == 0)
+    duration = (durations <= cap) | first
 
-    # ACWR after today's load for every (type, duration): [S, D].
+    # ACWR after today's load for every (type, duration): ok[S, D], monotone in both.
     a, c = config.pmc.acute_days, config.pmc.chronic_days
     load = tss(durations[None, :], jnp.asarray(INTENSITY_FACTORS)[:, None])
     acute = (jnp.sum(history.tss[-(a - 1):]) + load) / a
     chronic = jnp.maximum((jnp.sum(history.tss[-(c - 1):]) + load) / c,
                           config.pmc.chronic_floor_tss)
     ok = (acute / chronic <= s.acwr_danger) | (load <= 0)
-    # Candidate k allows types <= k: its durations are those safe for every allowed type <= k.
-    safe_upto = jnp.cumprod(ok | ~session[:, None], axis=0).astype(bool)  # [S, D]
-    cand_session = session[None, :] & (jnp.arange(NUM_SESSION_TYPES)[None, :]
-                                       <= jnp.arange(NUM_SESSION_TYPES)[:, None])  # [K, S]
-    cand_duration = duration[None, :] & safe_upto  # [K, D]
-    training = cand_session.at[:, REST].set(False)
-    score = jnp.sum(training, 1) * jnp.sum(cand_duration, 1)
-    # Prefer the most choices, then the widest type set (argmax picks the first max: reverse).
+    # Candidate k allows the allowed types <= k (types are sorted by intensity, so the
+    # hardest is k) and the durations safe for k. Keep the candidate with most training
+    # (type, duration) choices; on ties the wider type set.
+    types = jnp.arange(NUM_SESSION_TYPES)
+    n_types = jnp.cumsum(session & (types != REST))
+    n_durations = jnp.sum(duration[None, :] & ok, axis=1)
+    score = jnp.where(session, n_types * n_durations, -1)
     best = NUM_SESSION_TYPES - 1 - jnp.argmax(score[::-1])
-    acwr_session = cand_session[best]
-    acwr_duration = cand_duration[best] | ((jnp.arange(durations.shape[0]) == 0)
-                                           & ~jnp.any(cand_duration[best]))
+    acwr_session = session & (types <= best)
+    safe = duration & ok[best]
+    acwr_duration = safe | (first & ~jnp.any(safe))
     acwr_fired = jnp.any(acwr_session != session) | jnp.any(acwr_duration != duration)
 
-    ramp_fired = jnp.any(~duration)
-    rules = jnp.concatenate([session_rules, jnp.stack([ramp_fired, acwr_fired])])
+    rules = jnp.concatenate([session_rules, jnp.stack([jnp.any(~duration), acwr_fired])])
     return SafetyMask(acwr_session, acwr_duration, rules)
 
 
-def action_mask(history: History, config: WorldConfig) -> jnp.ndarray:
+def action_mask(history: History, config: WorldConfig,
+                ready: Readiness | None = None) -> jnp.ndarray:
     """bool[sum(nvec)]: session choices, duration choices, then every habit level (all allowed)."""
-    m = safety_mask(history, config)
+    m = safety_mask(history, config, ready)
     habits = jnp.ones((sum(config.nvec[2:]),), bool)
     return jnp.concatenate([m.session, m.duration, habits])
 
 
-class HeadLayout(NamedTuple):
-    """Static gather indices between a flat mask [sum(nvec)] and a padded [H, max(nvec)] one."""
+def observe(history: History, config: WorldConfig) -> dict[str, jnp.ndarray]:
+    """The observation for today's decision: `{features, action_mask}` (one readiness pass)."""
+    ready = readiness(history, config)
+    return {"features": compute_features(history, config, ready),
+            "action_mask": action_mask(history, config, ready)}
 
-    index: np.ndarray  # int[H, N]
-    valid: np.ndarray  # bool[H, N]
 
-
-def head_layout(nvec: tuple[int, ...]) -> HeadLayout:
-    n = max(nvec)
-    offsets = np.concatenate([[0], np.cumsum(nvec)[:-1]])
-    index = np.zeros((len(nvec), n), np.int32)
-    valid = np.zeros((len(nvec), n), bool)
-    for h, (off, k) in enumerate(zip(offsets, nvec)):
-        index[h, :k] = off + np.arange(k)
-        valid[h, :k] = True
-    return HeadLayout(index, valid)
+def padded_heads(flat: jnp.ndarray, nvec: tuple[int, ...], fill=False) -> jnp.ndarray:
+    """[sum(nvec)] -> [H, max(nvec)] by static slices (no gather), padded with `fill`."""
+    width = max(nvec)
+    rows, start = [], 0
+    for k in nvec:
+        row = flat[start:start + k]
+        rows.append(jnp.pad(row, (0, width - k), constant_values=fill))
+        start += k
+    return jnp.stack(rows)
 
 
 def nearest_allowed(action: jnp.ndarray, mask: jnp.ndarray,
@@ -157,8 +161,7 @@ def nearest_allowed(action: jnp.ndarray, mask: jnp.ndarray,
     replacement is the largest allowed index below the requested one, or, if
     there is none, the smallest allowed index. Returns (action, replaced[H]).
     """
-    layout = head_layout(nvec)
-    allowed = mask[layout.index] & layout.valid  # [H, N]
+    allowed = padded_heads(mask, nvec)  # [H, N]
     idx = jnp.arange(allowed.shape[1])[None, :]
     below = allowed & (idx <= action[:, None])
     down = jnp.max(jnp.where(below, idx, -1), axis=1)

@@ -45,6 +45,23 @@ HARD: tuple[bool, ...] = tuple(s.hard for s in SESSION_TYPES)
 INJURY_WEIGHTS: tuple[float, ...] = tuple(s.injury_weight for s in SESSION_TYPES)
 
 
+def lookup(table, index):
+    """table[index] for a small static table, as a one-hot sum.
+
+    Under `vmap` an indexed read becomes an XLA gather, which is slow on CPU;
+    a one-hot select over a handful of entries vectorises. Works for a table of
+    shape [K] or [K, ...] (index selects along axis 0) and any index shape.
+    """
+    import jax.numpy as jnp
+
+    table = jnp.asarray(table)
+    hot = jnp.asarray(index)[..., None] == jnp.arange(table.shape[0])
+    hot = hot.reshape(hot.shape + (1,) * (table.ndim - 1))
+    if table.dtype == jnp.bool_:
+        return jnp.any(hot & table, axis=jnp.asarray(index).ndim)
+    return jnp.sum(jnp.where(hot, table, 0), axis=jnp.asarray(index).ndim).astype(table.dtype)
+
+
 def tss(minutes, intensity_factor):
     """Training Stress Score: hours x IF^2 x 100 (works on floats and arrays)."""
     return minutes / 60.0 * intensity_factor**2 * 100.0
