@@ -117,7 +117,8 @@ def safety_mask(history: History, config: WorldConfig,
     n_types = jnp.cumsum(session & (types != REST))
     n_durations = jnp.sum(duration[None, :] & ok, axis=1)
     score = jnp.where(session, n_types * n_durations, -1)
-    best = NUM_SESSION_TYPES - 1 - jnp.argmax(score[::-1])
+    widest_best = NUM_SESSION_TYPES - 1 - jnp.argmax(score[::-1])
+    best = jnp.where(jnp.max(score) > 0, widest_best, REST)  # nothing safe: rest only
     acwr_session = session & (types <= best)
     safe = duration & ok[best]
     acwr_duration = safe | (first & ~jnp.any(safe))
