@@ -156,7 +156,13 @@ class AthleteWorld:
 
     def step(self, state: WorldState, action: jnp.ndarray,
              key: jax.Array) -> tuple[WorldState, TimeStep]:
-        """One day: the prescription `action` (int32[H]) meets the athlete."""
+        """One day: the prescription `action` (int32[H]) meets the athlete.
+
+        Inside jit nothing can raise: choices out of range are clipped, so validate
+        actions at the boundary (the dm_env / gymnasium adapters do). Masked choices
+        are replaced by the nearest allowed one and reported in `extras["violations"]`.
+        The timestep of `reset` has the same observation but empty extras.
+        """
         return self._step(state, action, jax.random.uniform(key, (self._num_uniform,)))
 
     def _step(self, state: WorldState, action: jnp.ndarray,
