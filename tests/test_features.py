@@ -56,10 +56,12 @@ def test_habit_at_goal_drives_ema_to_one():
     days = [record(CFG, habits=goals) for _ in range(1500)]
     h = fold(CFG, days)
     np.testing.assert_allclose(np.asarray(h.habit_ema), 1.0, atol=1e-3)
-    # And the EMA is exactly 1 - (1 - a)^n after n days at the goal from 0.
+    # And after n days at the goal: EMA_n = 1 - (1 - EMA_0) (1 - a)^n.
+    ema0 = np.asarray(F.init_history(CFG).habit_ema)
+    np.testing.assert_allclose(ema0, [7.5 / 8, 0, 0], rtol=1e-6)  # the default levels
     h30 = fold(CFG, days[:30])
     np.testing.assert_allclose(np.asarray(h30.habit_ema),
-                               1 - (1 - CFG.habits.alpha) ** 30, rtol=1e-4)
+                               1 - (1 - ema0) * (1 - CFG.habits.alpha) ** 30, rtol=1e-4)
 
 
 def test_missing_readings_stay_missing_after_forward_fill_window():

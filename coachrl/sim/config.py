@@ -218,6 +218,7 @@ class RiskConfig(Section):
     illness_strain_gain: float = param(lo=0.0, hi=20.0)
     illness_stress_gain: float = param(lo=0.0, hi=5.0)
     illness_days: Range = param(lo=1.0, hi=60.0)
+    illness_fitness_loss: float = param(lo=0.0, hi=0.2)
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -97,7 +97,11 @@ def warm_start_loads(initial_ctl: float | jnp.ndarray) -> tuple[jnp.ndarray, jnp
 
 def init_history(config: WorldConfig, initial_ctl: float | jnp.ndarray = 0.0,
                  days_to_race: int | jnp.ndarray = -1) -> History:
-    """History of an athlete with no log yet, training at `initial_ctl` TSS/day so far."""
+    """History of an athlete with no log yet, training at `initial_ctl` TSS/day so far.
+
+    Habit EMAs start where each habit's default level (what the athlete does
+    unprompted) would hold them, not at zero.
+    """
     ctl = jnp.asarray(initial_ctl, jnp.float32)
     tss, minutes = warm_start_loads(ctl)
     nan = jnp.float32(jnp.nan)
@@ -110,7 +114,8 @@ def init_history(config: WorldConfig, initial_ctl: float | jnp.ndarray = 0.0,
         rhr_mean=nan, rhr_n=jnp.int32(0), sleep_h=jnp.full((7,), nan),
         last=jnp.full((NUM_CHANNELS,), nan), age=jnp.full((NUM_CHANNELS,), 10_000, jnp.int32),
         low_recovery_streak=jnp.int32(0),
-        habit_ema=jnp.zeros((config.num_habits,), jnp.float32),
+        habit_ema=jnp.asarray([h.levels[h.default_level] / h.daily_goal
+                               for h in config.habits.items], jnp.float32),
         ill=jnp.bool_(False), injured=jnp.bool_(False),
         days_to_race=jnp.asarray(days_to_race, jnp.int32),
         bench_last=nan, bench_ema=nan)

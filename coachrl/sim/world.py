@@ -273,6 +273,8 @@ class AthleteWorld:
                                        habits=habits_done, benchmark=benchmark)
         history = log_day(history, record, cfg)
         physiology = phys_lib.banister_step(before, load, params)
+        physiology = physiology._replace(fitness=physiology.fitness * jnp.where(
+            ill, 1.0 - cfg.risk.illness_fitness_loss, 1.0))
 
         # Tonight, then tomorrow's events.
         if self._sleep_habit is not None:

@@ -1,0 +1,71 @@
+"""Smoke tests of the entry points in scripts/ (subprocess runs with tiny sizes)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from coachrl.config import default_world_config
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def run_script(name: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *args], cwd=ROOT,
+                          env=ENV, capture_output=True, text=True, timeout=timeout)
+
+
+def test_bench_env_prints_json_last():
+    result = run_script("bench_env.py", "--batch", "64", "--days", "10", "--dm_env_steps", "50",
+                        "--dm_env_warmup", "5")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    for key in ("batched_athlete_days_per_s", "batched_athlete_days_per_s_no_reset",
+                "single_device_athlete_days_per_s", "dm_env_steps_per_s", "peak_rss_mb",
+                "compile_s", "devices"):
+        assert isinstance(report[key], (int, float)) and report[key] > 0, (key, report[key])
+    assert report["batch"] >= 64 and report["batch"] % report["devices"] == 0
+    assert report["days"] == 10
+    assert report["jax_version"]
+    assert report["machine"]["cpu_count"] >= 1
+    assert "best of 3" in report["timing"]
+
+
+def test_demo_writes_plot_and_summary(tmp_path):
+    out = tmp_path / "demo"
+    result = run_script("demo.py", "--out", str(out), "--days", "20")
+    assert result.returncode == 0, result.stderr
+    assert (out / "season.png").stat().st_size > 10_000
+    summary = pd.read_csv(out / "summary.csv")
+    names = default_world_config().population.archetype_names
+    assert len(names) == 4
+    assert summary["archetype"].tolist() == list(names)
+    assert (summary["start_W"] > 0).all() and (summary["end_W"] > 0).all()
+    assert "season.png" in result.stdout
+
+
+def test_demo_bad_config_value_names_the_key(tmp_path):
+    result = run_script("demo.py", "--out", str(tmp_path), "--days", "20",
+                        "--set", "episode.min_days=abc")
+    assert result.returncode == 2
+    assert "episode.min_days" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_unwritable_out_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    result = run_script("demo.py", "--out", str(blocker / "demo"))
+    assert result.returncode == 2
+    assert "--out" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_demo_reads_a_run_file_with_world_overrides(tmp_path):
+    result = run_script("demo.py", "--out", str(tmp_path), "--config", "configs/demo.yaml",
+                        "--set", "episode.min_days=abc")
+    assert result.returncode == 2
+    assert "configs/demo.yaml" in result.stderr and "episode.min_days" in result.stderr
