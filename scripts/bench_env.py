@@ -76,11 +76,9 @@ def fixed_action(config) -> np.ndarray:
     """int32[H]: aerobic base 60 min and every habit at the level closest to its daily goal."""
     from coachrl.sim.sessions import SESSION_NAMES
 
-    durations = np.asarray(config.actions.durations_min, np.float32)
-    habits = [int(np.argmin(np.abs(np.asarray(h.levels) - h.daily_goal)))
-              for h in config.habits.items]
+    habits = [h.goal_level for h in config.habits.items]
     return np.asarray([SESSION_NAMES.index(FIXED_SESSION),
-                       int(np.argmin(np.abs(durations - FIXED_MINUTES))), *habits], np.int32)
+                       config.actions.duration_index(FIXED_MINUTES), *habits], np.int32)
 
 
 def random_valid_action(action_mask: np.ndarray, nvec: Sequence[int],

@@ -112,10 +112,8 @@ def plan_actions(config: WorldConfig) -> np.ndarray:
     A habit's goal level is the one whose amount is closest to its daily goal
     (weekly goal / 7); a duration is the nearest bucket.
     """
-    durations = np.asarray(config.actions.durations_min, np.float32)
-    habits = [int(np.argmin(np.abs(np.asarray(h.levels) - h.daily_goal)))
-              for h in config.habits.items]
-    return np.asarray([[SESSION_NAMES.index(name), int(np.argmin(np.abs(durations - minutes))),
+    habits = [h.goal_level for h in config.habits.items]
+    return np.asarray([[SESSION_NAMES.index(name), config.actions.duration_index(minutes),
                         *habits] for name, minutes in WEEKLY_PLAN], np.int32)
 
 

@@ -52,6 +52,11 @@ class ActionsConfig(Section):
         require(list(self.durations_min) == sorted(set(self.durations_min)),
                 f"durations_min: {list(self.durations_min)} must be strictly increasing")
 
+    def duration_index(self, minutes: float) -> int:
+        """The duration bucket nearest to `minutes`."""
+        return min(range(len(self.durations_min)),
+                   key=lambda i: abs(self.durations_min[i] - minutes))
+
 
 @dataclasses.dataclass(frozen=True)
 class HabitConfig(Section):
@@ -74,6 +79,11 @@ class HabitConfig(Section):
     @property
     def daily_goal(self) -> float:
         return self.weekly_goal / 7.0
+
+    @property
+    def goal_level(self) -> int:
+        """The level whose amount is closest to the daily goal (weekly goal / 7)."""
+        return min(range(len(self.levels)), key=lambda i: abs(self.levels[i] - self.daily_goal))
 
 
 @dataclasses.dataclass(frozen=True)
