@@ -33,9 +33,11 @@ lint: setup
 
 demo: setup
 	$(PY) scripts/demo.py --out runs/demo
+	$(PY) scripts/evaluate.py --out runs/demo/evaluation
 
 bench: setup
 	$(PY) scripts/bench_env.py
+	$(PY) scripts/bench_evaluation.py
 
 clean:
 	rm -rf .venv runs

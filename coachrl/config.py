@@ -14,14 +14,18 @@ allowed. See `coachrl.schema` for the machinery.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from pathlib import Path
+
+import yaml
 
 from coachrl.schema import CONFIG_DIR, ConfigError, Section, load_config, param, to_dict
 from coachrl.sim.config import WorldConfig
 
 __all__ = ["CONFIG_DIR", "ConfigError", "DEFAULT_WORLD_FILE", "RunConfig", "WorldConfig",
-           "default_world_config", "load_run_config", "load_world_config", "to_dict"]
+           "default_world_config", "is_run_file", "load_run_config", "load_world",
+           "load_world_config", "to_dict"]
 
 DEFAULT_WORLD_FILE = CONFIG_DIR / "world" / "default.yaml"
 
@@ -61,3 +65,25 @@ def default_world_config() -> WorldConfig:
 def load_run_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
     """Loads a run file and its composed sections, then applies overrides."""
     return load_config(RunConfig, path, overrides)
+
+
+def is_run_file(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` is a run file (a top-level `world:` key) rather than a world file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError):
+        return False  # the loader reports it, naming the file
+    return isinstance(data, dict) and "world" in data
+
+
+def load_world(path: str | os.PathLike[str] | None = None,
+               overrides: Sequence[str] = ()) -> tuple[WorldConfig, int | None]:
+    """(world, run seed or None) from a world file or a run file; `overrides` are world keys.
+
+    Lets every script take either kind of file with `--config` and world `--set` keys.
+    """
+    if path is not None and is_run_file(path):
+        run = load_run_config(path, [f"world.{item}" for item in overrides])
+        return run.world, run.seed
+    return load_world_config(path, overrides), None

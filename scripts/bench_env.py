@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import statistics
 import sys
 import time
@@ -24,6 +22,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+from coachrl.benchmarking import machine_info, peak_rss_mb
 
 TARGET_ATHLETE_DAYS_PER_S = 2_000_000
 TARGET_DM_ENV_STEPS_PER_S = 5_000
@@ -237,13 +237,6 @@ def bench_dm_env(steps: int, warmup: int, seed: int, wait_s: float) -> dict[str,
             "dm_env_steps": steps, "dm_env_resets": episodes}
 
 
-def machine_info() -> dict[str, Any]:
-    uname = platform.uname()
-    return {"processor": platform.processor() or uname.machine, "system": uname.system,
-            "release": uname.release, "machine": uname.machine, "node": uname.node,
-            "cpu_count": os.cpu_count()}
-
-
 def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
     import jax
 
@@ -293,7 +286,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         "compile_s_single_device": single["compile_s"],
         "targets": {"batched_athlete_days_per_s": TARGET_ATHLETE_DAYS_PER_S,
                     "dm_env_steps_per_s": TARGET_DM_ENV_STEPS_PER_S},
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
         "devices": devices,
         "batch": batched["batch"],
         "days": args.days,

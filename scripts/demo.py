@@ -1,4 +1,4 @@
-"""One season of one athlete of each archetype under a fixed weekly plan.
+"""One season of one athlete of each archetype under the fixed-periodisation baseline.
 
     .venv/bin/python scripts/demo.py --out runs/demo [--days 180] [--seed 0]
         [--config configs/world/default.yaml] [--set section.key=value ...]
@@ -9,8 +9,9 @@
 
 Writes DIR/season.png (one column per archetype: PMC; HRV and resting HR;
 hidden performance, benchmarks, injury and illness days) and DIR/summary.csv,
-and prints the summary table. Prescriptions go through the world's safety mask
-(unsafe ones are replaced and counted as violations), exactly as for a coach.
+and prints the summary table. The plan (`coachrl.agents.baselines`, "fixed") is
+fitted to each athlete's CTL and keeps to the world's safety mask, as every
+coach must. `scripts/evaluate.py` compares all the baselines on 200 athletes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,31 +27,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-import yaml
 
-from coachrl.config import (
-    DEFAULT_WORLD_FILE,
-    ConfigError,
-    WorldConfig,
-    load_run_config,
-    load_world_config,
-)
+from coachrl.agents.baselines import FIXED_WEEK, make_baseline
+from coachrl.agents.policy import Policy
+from coachrl.config import DEFAULT_WORLD_FILE, ConfigError, WorldConfig, load_world
+from coachrl.files import check_writable
 from coachrl.sim.features import readiness
 from coachrl.sim.population import AthleteParams, sample_athletes
 from coachrl.sim.safety import RULE_NAMES
-from coachrl.sim.sessions import REST, SESSION_NAMES, SESSION_TYPES
+from coachrl.sim.sessions import REST, SESSION_TYPES
 from coachrl.sim.world import AthleteWorld
 
-# The fixed week, Monday first: (session type, minutes). Day 0 of the season is a Monday.
-WEEKLY_PLAN: tuple[tuple[str, float], ...] = (
-    ("rest", 0.0),
-    ("tempo", 60.0),
-    ("aerobic_base", 60.0),
-    ("hiit", 45.0),
-    ("active_recovery", 30.0),
-    ("aerobic_base", 90.0),
-    ("aerobic_base", 60.0),
-)
 SEARCH_BATCH = 64  # athletes drawn per attempt when looking for one of each archetype
 RACE_WINDOW_DAYS = 28  # the race falls in the season's last N days (capped at the season)
 
@@ -70,25 +56,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def is_run_file(path: str | os.PathLike[str]) -> bool:
-    """Whether `path` is a run file (a top-level `world:` key) rather than a world file."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
-    except (OSError, yaml.YAMLError):
-        return False  # the loader reports it, naming the file
-    return isinstance(data, dict) and "world" in data
-
-
-def load_config(path: str | os.PathLike[str], overrides: Sequence[str]) -> tuple[WorldConfig,
-                                                                                 int | None]:
-    """(world, run seed or None) from a world file or a run file, with world `overrides`."""
-    if is_run_file(path):
-        run = load_run_config(path, [f"world.{item}" for item in overrides])
-        return run.world, run.seed
-    return load_world_config(path, overrides), None
-
-
 def season_config(path: str | os.PathLike[str], overrides: Sequence[str],
                   days: int) -> tuple[WorldConfig, int | None]:
     """The world of `path` + `overrides` with every season exactly `days` long, and the run seed.
@@ -96,25 +63,14 @@ def season_config(path: str | os.PathLike[str], overrides: Sequence[str],
     The user's overrides are validated on their own first, so an error names
     their key; the season length is forced last.
     """
-    base, _ = load_config(path, overrides)
+    base, _ = load_world(path, overrides)
     window = min(base.episode.race_window_days, RACE_WINDOW_DAYS, days)
     try:
-        return load_config(path, [*overrides, f"episode.min_days={days}",
+        return load_world(path, [*overrides, f"episode.min_days={days}",
                                   f"episode.max_days={days}",
                                   f"episode.race_window_days={window}"])
     except ConfigError as error:
         raise ConfigError(f"--days {days} sets the season length: {error}") from None
-
-
-def plan_actions(config: WorldConfig) -> np.ndarray:
-    """int32[7, H]: the weekly plan as actions, every habit at its goal level.
-
-    A habit's goal level is the one whose amount is closest to its daily goal
-    (weekly goal / 7); a duration is the nearest bucket.
-    """
-    habits = [h.goal_level for h in config.habits.items]
-    return np.asarray([[SESSION_NAMES.index(name), config.actions.duration_index(minutes),
-                        *habits] for name, minutes in WEEKLY_PLAN], np.int32)
 
 
 def one_per_archetype(key: jax.Array, config: WorldConfig,
@@ -141,26 +97,26 @@ def one_per_archetype(key: jax.Array, config: WorldConfig,
                      "draws: is their population weight 0?")
 
 
-def simulate(world: AthleteWorld, athletes: AthleteParams, plan: np.ndarray, days: int,
+def simulate(world: AthleteWorld, athletes: AthleteParams, policy: Policy, days: int,
              key: jax.Array) -> dict[str, Any]:
-    """Every athlete's season under `plan` (jit of vmap over athletes of a scan over days).
+    """Every athlete's season under `policy` (jit of vmap over athletes of a scan over days).
 
     Returns numpy arrays with [A, T] leading axes (the day's record, metrics,
     violations, the readings' HRV baselines, the safety rules that fired) and
     [A] ones (start performance, race day).
     """
-    plan = jnp.asarray(plan)
-
     def season(params, key):
-        k_reset, k_days = jax.random.split(key)
-        state, _ = world.reset(k_reset, params)
+        k_reset, k_policy, k_days = jax.random.split(key, 3)
+        state, ts = world.reset(k_reset, params)
 
-        def body(state, inputs):
-            day, k = inputs
+        def body(carry, k):
+            state, observation, policy_state = carry
             ready = readiness(state.history, world.config)  # this morning, today's reading in
             rules = world.safety(state).rules
-            state, ts = world.step(state, plan[day % plan.shape[0]], k)
-            return state, {
+            k_act, k_step = jax.random.split(k)
+            action, policy_state = policy.step(policy_state, observation, k_act)
+            state, ts = world.step(state, action, k_step)
+            return (state, ts.observation, policy_state), {
                 "record": ts.extras["record"], "metrics": ts.extras["metrics"],
                 "violations": ts.extras["violations"], "action": ts.extras["action"],
                 "habit_alignment": ts.extras["reward_components"]["habits"],
@@ -169,7 +125,8 @@ def simulate(world: AthleteWorld, athletes: AthleteParams, plan: np.ndarray, day
             }
 
         start = (state.start_performance, state.race_day)
-        _, days_out = jax.lax.scan(body, state, (jnp.arange(days), jax.random.split(k_days, days)))
+        carry = (state, ts.observation, policy.init(k_policy))
+        _, days_out = jax.lax.scan(body, carry, jax.random.split(k_days, days))
         return days_out, start
 
     keys = jax.random.split(key, athletes.archetype.shape[0])
@@ -304,18 +261,12 @@ def plot_seasons(out: dict[str, Any], names: Sequence[str], path: Path) -> None:
     label = {s.name: s.label.lower() if s.name != "hiit" else s.label for s in SESSION_TYPES}
     plan = ", ".join(f"{day} {label[name]}" + (f" {minutes:.0f}" if minutes else "")
                      for day, (name, minutes) in zip(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
-                                                      "Sun"), WEEKLY_PLAN))
-    fig.suptitle(f"One season per archetype under a fixed weekly plan ({plan} min; "
-                 "habits at goal)", fontsize=11)
+                                                      "Sun"), FIXED_WEEK))
+    fig.suptitle(f"One season per archetype under the fixed-periodisation baseline (written week: "
+                 f"{plan} min; 3 build weeks + 1 deload, volume fitted to the athlete's CTL; "
+                 "habits at goal)", fontsize=10)
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def check_writable(out: Path) -> None:
-    """Creates `out` and checks a file can be written there (raises OSError if not)."""
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
-        pass
 
 
 def run_demo(out: Path, days: int, seed: int | None, config_path: str,
@@ -330,7 +281,7 @@ def run_demo(out: Path, days: int, seed: int | None, config_path: str,
     k_athletes, k_seasons = jax.random.split(key)
     athletes = one_per_archetype(k_athletes, config)
     names = config.population.archetype_names
-    results = simulate(world, athletes, plan_actions(config), days, k_seasons)
+    results = simulate(world, athletes, make_baseline("fixed", config), days, k_seasons)
     summary = summarize(results, names)
     summary.to_csv(out / "summary.csv", index=False, float_format="%.4g")
     plot_seasons(results, names, out / "season.png")

@@ -69,3 +69,43 @@ def test_demo_reads_a_run_file_with_world_overrides(tmp_path):
                         "--set", "episode.min_days=abc")
     assert result.returncode == 2
     assert "configs/demo.yaml" in result.stderr and "episode.min_days" in result.stderr
+
+
+def test_evaluate_writes_metrics_summary_report_and_plots(tmp_path):
+    result = run_script("evaluate.py", "--out", str(tmp_path), "--athletes", "6", "--days", "14",
+                        "--policies", "fixed,random")
+    assert result.returncode == 0, result.stderr
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    assert len(metrics) == 12 and set(metrics.policy) == {"fixed", "random"}
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert {"policy", "metric", "mean", "ci_lo", "ci_hi", "p_value"} <= set(summary.columns)
+    report = (tmp_path / "report.md").read_text()
+    assert "Paired tests against the best baseline" in report
+    for plot in ("pmc.png", "metrics.png", "actions.png", "heatmap.png"):
+        assert (tmp_path / plot).read_bytes()[:4] == b"\x89PNG" and plot in report
+    assert "performance gain" in result.stdout
+
+
+def test_evaluate_bad_input_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    cases = [
+        (["--policies", "fixed,bogus"], "unknown policy 'bogus'"),
+        (["--athletes", "0"], "--athletes: 0"),
+        (["--out", str(blocker / "eval")], "cannot write there"),
+        (["--days", "3"], "evaluation season of 3 days"),
+    ]
+    for args, message in cases:
+        argv = ["--out", str(tmp_path / "eval"), *args] if args[0] != "--out" else args
+        result = run_script("evaluate.py", *argv)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_bench_evaluation_prints_json_last():
+    result = run_script("bench_evaluation.py", "--athletes", "4", "--days", "10")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["policies"] == 5 and report["athletes"] == 4 and report["days"] == 10
+    for key in ("rollout_s", "total_s", "athlete_days_per_s", "peak_rss_mb"):
+        assert report[key] > 0, key

@@ -16,6 +16,7 @@ the results come back as numpy arrays in a `Trajectory`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -81,20 +82,33 @@ def heldout_athletes(config: WorldConfig, num_athletes: int, seed: int) -> Athle
 def rollout(world: AthleteWorld, policy: Policy, athletes: AthleteParams,
             seed: int) -> Trajectory:
     """Every athlete's season under `policy` (one jitted scan over days of a batched step)."""
+    days = world.config.episode.max_days
+    if world.config.episode.min_days != days:
+        raise ValueError("rollout needs fixed-length seasons: use evaluation_config(config, days)")
+    world_key = jax.random.fold_in(jax.random.PRNGKey(seed), _WORLD_STREAM)
+    policy_key = jax.random.fold_in(jax.random.PRNGKey(seed), _POLICY_STREAM)
+    out, start_ctl, race_day = _jitted_seasons(world, policy)(athletes, world_key, policy_key)
+    out = {k: np.swapaxes(np.asarray(v), 0, 1) for k, v in out.items()}  # [T, N] -> [N, T]
+    race_day = np.asarray(race_day)
+    race = out.pop("race")
+    race_gain = np.where(race_day >= 0, race.sum(axis=1), np.nan).astype(np.float32)
+    return Trajectory(**out, start_ctl=np.asarray(start_ctl), race_day=race_day,
+                      race_gain=race_gain, archetype=np.asarray(athletes.archetype))
+
+
+@functools.lru_cache(maxsize=16)
+def _jitted_seasons(world: AthleteWorld, policy: Policy):
+    """jit((athletes, world_key, policy_key) -> ([T, N] day outputs, start CTL, race day))."""
     config = world.config
     days = config.episode.max_days
-    if config.episode.min_days != days:
-        raise ValueError("rollout needs fixed-length seasons: use evaluation_config(config, days)")
-    num = int(athletes.archetype.shape[0])
     names = feature_names(config)
     i_recovery, i_tsb = names.index("recovery"), names.index("tsb")
     levels = np.zeros((config.num_habits, max(config.nvec[2:], default=1)), np.float32)
     for i, h in enumerate(config.habits.items):
         levels[i, :len(h.levels)] = h.levels
-    world_key = jax.random.fold_in(jax.random.PRNGKey(seed), _WORLD_STREAM)
-    policy_key = jax.random.fold_in(jax.random.PRNGKey(seed), _POLICY_STREAM)
 
-    def season(athletes, world_key, policy_key):
+    def seasons(athletes, world_key, policy_key):
+        num = athletes.archetype.shape[0]
         k_reset, k_days = jax.random.split(world_key)
         states, ts = jax.vmap(world.reset)(jax.random.split(k_reset, num), athletes)
         k_init, k_act = jax.random.split(policy_key)
@@ -130,13 +144,7 @@ def rollout(world: AthleteWorld, policy: Policy, athletes: AthleteParams,
         _, out = jax.lax.scan(day, (states, ts.observation, policy_states), jnp.arange(days))
         return out, start_ctl, states.race_day
 
-    out, start_ctl, race_day = jax.jit(season)(athletes, world_key, policy_key)
-    out = {k: np.swapaxes(np.asarray(v), 0, 1) for k, v in out.items()}  # [T, N] -> [N, T]
-    race_day = np.asarray(race_day)
-    race = out.pop("race")
-    race_gain = np.where(race_day >= 0, race.sum(axis=1), np.nan).astype(np.float32)
-    return Trajectory(**out, start_ctl=np.asarray(start_ctl), race_day=race_day,
-                      race_gain=race_gain, archetype=np.asarray(athletes.archetype))
+    return jax.jit(seasons)
 
 
 def run_policies(policies: Mapping[str, Policy], config: WorldConfig, num_athletes: int,
