@@ -144,14 +144,15 @@ def observe(history: History, config: WorldConfig) -> dict[str, jnp.ndarray]:
 
 
 def padded_heads(flat: jnp.ndarray, nvec: tuple[int, ...], fill=False) -> jnp.ndarray:
-    """[sum(nvec)] -> [H, max(nvec)] by static slices (no gather), padded with `fill`."""
+    """[..., sum(nvec)] -> [..., H, max(nvec)] by static slices (no gather), padded with `fill`."""
     width = max(nvec)
+    lead = [(0, 0)] * (flat.ndim - 1)
     rows, start = [], 0
     for k in nvec:
-        row = flat[start:start + k]
-        rows.append(jnp.pad(row, (0, width - k), constant_values=fill))
+        row = flat[..., start:start + k]
+        rows.append(jnp.pad(row, lead + [(0, width - k)], constant_values=fill))
         start += k
-    return jnp.stack(rows)
+    return jnp.stack(rows, axis=-2)
 
 
 def nearest_allowed(action: jnp.ndarray, mask: jnp.ndarray,

@@ -1,0 +1,1 @@
+"""Trainers: the jitted single-machine trainer (anakin) and, later, the distributed one."""

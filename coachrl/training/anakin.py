@@ -1,0 +1,243 @@
+"""The jitted single-machine trainer: rollouts and PPO updates in one `lax.scan`.
+
+    result = train(load_train_config("configs/ppo.yaml"), workdir="runs/ppo")
+
+Anakin (Hessel et al. 2021, "Podracer architectures"; PureJaxRL): the batch of
+athletes (`world.batch_step`, seasons restarting with new athletes), the
+policy's sampling, GAE and the epochs of minibatch updates all live in one
+jitted function that runs `updates_per_call` updates. The Python loop around it
+only logs (CSV, TensorBoard, terminal), evaluates the greedy policy on held-out
+athletes through the evaluation harness, and writes checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from coachrl.agents.networks import make_policy_value_networks
+from coachrl.agents.ppo.acting import make_actor_step, make_policy, value_of
+from coachrl.agents.ppo.learning import (
+    Batch,
+    TrainingState,
+    init_training_state,
+    make_optimizer,
+    make_update,
+)
+from coachrl.files import write_atomic
+from coachrl.loggers import Logger, make_default_logger, progress
+from coachrl.sim.population import sample_athletes
+from coachrl.sim.world import LAST, AthleteWorld, WorldState
+from coachrl.training.checkpoints import restore_training, save_training
+from coachrl.training.config import TrainConfig
+
+# Held-out outcomes logged at each evaluation (columns eval_<name>; NaN between evaluations).
+EVAL_METRICS = ("gain_pct", "injury_days", "illness_days", "violations", "habit_alignment",
+                "recovery_gt60_pct", "delta_ctl", "hours_per_week")
+
+
+class RunnerState(NamedTuple):
+    training: TrainingState
+    env_state: WorldState  # [B] athletes mid-season
+    observation: dict[str, jnp.ndarray]  # [B] this morning's observations
+    episode_return: jnp.ndarray  # f32[B], reward so far this season
+    key: jax.Array
+
+
+class TrainResult(NamedTuple):
+    training: TrainingState
+    env_steps: int
+    updates: int
+    seconds: float
+    last_eval: dict[str, float]
+    checkpoint: Path | None
+
+
+def make_components(config: TrainConfig):
+    """(world, networks, optimizer, update, act, total_updates) of a run."""
+    world = AthleteWorld(config.world)
+    networks = make_policy_value_networks(world.nvec, config.ppo.hidden_sizes)
+    total_updates = max(1, config.trainer.total_env_steps // config.trainer.steps_per_update)
+    optimizer = make_optimizer(config.ppo, total_updates)
+    update = make_update(networks, config.ppo, optimizer)
+    act = make_actor_step(networks, config.ppo)
+    return world, networks, optimizer, update, act, total_updates
+
+
+def init_runner(config: TrainConfig, world: AthleteWorld, training: TrainingState,
+                key: jax.Array) -> RunnerState:
+    """A batch of training athletes on day 0 of their seasons."""
+    k_athletes, k_reset, k_run = jax.random.split(key, 3)
+    num = config.trainer.num_envs
+    athletes = sample_athletes(k_athletes, num, config.world)
+    env_state, ts = jax.jit(jax.vmap(world.reset))(jax.random.split(k_reset, num), athletes)
+    return RunnerState(training, env_state, ts.observation, jnp.zeros((num,), jnp.float32), k_run)
+
+
+def make_train_chunk(config: TrainConfig, world: AthleteWorld, networks, update, act):
+    """jit(runner -> (runner, metrics)): `updates_per_call` x (rollout of T days + update)."""
+    trainer = config.trainer
+
+    def env_step(carry, _):
+        training, env_state, observation, episode_return, key = carry
+        key, k_act, k_env = jax.random.split(key, 3)
+        out = act(training.params, training.obs_stats, observation, k_act)
+        env_state, ts = world.batch_step(env_state, out.action, k_env, autoreset=True)
+        done = ts.step_type == LAST
+        episode_return = episode_return + ts.reward
+        transition = {
+            "features": observation["features"], "mask": out.mask, "action": out.action,
+            "log_prob": out.log_prob, "value": out.value, "reward": ts.reward, "done": done,
+            "finished_return": jnp.where(done, episode_return, 0.0),
+            "finished_gain": jnp.where(done, ts.extras["metrics"]["gain"], 0.0),
+            "violations": jnp.sum(ts.extras["violations"], axis=-1),
+        }
+        episode_return = jnp.where(done, 0.0, episode_return)
+        return (training, env_state, ts.observation, episode_return, key), transition
+
+    def one_update(runner: RunnerState, _):
+        carry = (runner.training, runner.env_state, runner.observation, runner.episode_return,
+                 runner.key)
+        carry, traj = jax.lax.scan(env_step, carry, None, length=trainer.rollout_length)
+        training, env_state, observation, episode_return, key = carry
+        bootstrap = value_of(networks, config.ppo, training.params, training.obs_stats,
+                             observation["features"])
+        batch = Batch(traj["features"], traj["mask"], traj["action"], traj["log_prob"],
+                      traj["value"], traj["reward"], traj["done"], bootstrap)
+        training, metrics = update(training, batch)
+        metrics.update({
+            "seasons_finished": jnp.sum(traj["done"]),
+            "return_sum": jnp.sum(traj["finished_return"]),
+            "gain_sum": jnp.sum(traj["finished_gain"]),
+            "violations": jnp.sum(traj["violations"]),
+            "reward_per_day": jnp.mean(traj["reward"]),
+        })
+        return RunnerState(training, env_state, observation, episode_return, key), metrics
+
+    def chunk(runner: RunnerState):
+        runner, metrics = jax.lax.scan(one_update, runner, None, length=trainer.updates_per_call)
+        sums = {k: jnp.sum(metrics[k]) for k in ("seasons_finished", "return_sum", "gain_sum",
+                                                  "violations")}
+        means = {k: jnp.mean(v) for k, v in metrics.items() if k not in sums}
+        return runner, {**means, **sums}
+
+    return jax.jit(chunk)
+
+
+def _season_stats(metrics: dict[str, Any]) -> dict[str, float]:
+    """Per-chunk means of the seasons that ended (NaN when none did)."""
+    n = float(metrics.pop("seasons_finished"))
+    out = {k: float(v) for k, v in metrics.items() if k not in ("return_sum", "gain_sum")}
+    out["season_return"] = float(metrics["return_sum"]) / n if n else math.nan
+    out["season_gain_pct"] = float(metrics["gain_sum"]) / n if n else math.nan
+    out["seasons_finished"] = n
+    return out
+
+
+def evaluate_policy(config: TrainConfig, networks, training: TrainingState,
+                    num_athletes: int | None = None, seed: int | None = None) -> dict[str, float]:
+    """Mean held-out outcomes of the greedy policy (the evaluation harness, no baselines)."""
+    from coachrl.evaluation import evaluate
+
+    policy = make_policy(networks, config.ppo, training.params, training.obs_stats)
+    result = evaluate({"ppo": policy}, config.world,
+                      num_athletes or config.trainer.eval_athletes, config.trainer.eval_days,
+                      seed=config.seed + 1 if seed is None else seed)
+    means = result.metrics.mean(numeric_only=True)
+    return {f"eval_{name}": float(means[name]) for name in EVAL_METRICS}
+
+
+def train(config: TrainConfig, workdir: str | Path, resume: bool = False,
+          logger: Logger | None = None, show_progress: bool | None = None,
+          evaluate_at_end: bool = True) -> TrainResult:
+    """Trains the coach of `config` in `workdir` (logs, checkpoints); resumes if asked."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    trainer = config.trainer
+    world, networks, optimizer, update, act, total_updates = make_components(config)
+    key = jax.random.PRNGKey(config.seed)
+    k_init, k_runner = jax.random.split(key)
+    training = init_training_state(k_init, networks, optimizer, world.num_features)
+    env_steps = updates = 0
+    elapsed_before = 0.0
+    if resume:
+        restored = restore_training(workdir, training, config)
+        if restored is not None:
+            training, counters = restored
+            env_steps, updates = counters["env_steps"], counters["updates"]
+            elapsed_before = counters.get("seconds", 0.0)
+            k_runner = jax.random.fold_in(k_runner, updates)  # fresh athletes after a resume
+            print(f"resumed from update {updates} ({env_steps:,} athlete-days)", flush=True)
+        else:
+            print(f"no checkpoint in {workdir}: starting afresh", flush=True)
+    runner = init_runner(config, world, training, k_runner)
+    chunk = make_train_chunk(config, world, networks, update, act)
+    logger = logger or make_default_logger(workdir)
+    budget_s = trainer.max_minutes * 60.0 if trainer.max_minutes > 0 else math.inf
+    steps_per_call = trainer.steps_per_update * trainer.updates_per_call
+    next_eval = (env_steps // trainer.eval_every_steps + 1) * trainer.eval_every_steps \
+        if trainer.eval_every_steps else math.inf
+    next_ckpt = (env_steps // trainer.checkpoint_every_steps + 1) * trainer.checkpoint_every_steps \
+        if trainer.checkpoint_every_steps else math.inf
+    last_eval: dict[str, float] = {}
+    checkpoint: Path | None = None
+    start, start_steps = time.perf_counter(), env_steps
+
+    def counters() -> dict[str, Any]:
+        return {"env_steps": env_steps, "updates": updates,
+                "seconds": elapsed_before + time.perf_counter() - start}
+
+    bar = progress(trainer.total_env_steps, desc="train",
+                   disable=None if show_progress is None else not show_progress,
+                   unit=" days", unit_scale=True, initial=env_steps)
+    try:
+        while updates < total_updates and time.perf_counter() - start < budget_s:
+            runner, metrics = chunk(runner)
+            metrics = jax.device_get(metrics)
+            updates += trainer.updates_per_call
+            env_steps += steps_per_call
+            seconds = time.perf_counter() - start
+            row = _season_stats(dict(metrics))
+            row.update(env_steps=env_steps, updates=updates,
+                       env_steps_per_s=(env_steps - start_steps) / max(seconds, 1e-9))
+            row.update({f"eval_{name}": math.nan for name in EVAL_METRICS})
+            if env_steps >= next_eval:
+                last_eval = evaluate_policy(config, networks, runner.training)
+                row.update(last_eval)
+                next_eval += trainer.eval_every_steps
+                bar.write(f"[{env_steps:,} athlete-days] held-out gain "
+                          f"{last_eval['eval_gain_pct']:+.2f} %, injury days "
+                          f"{last_eval['eval_injury_days']:.1f}, habit alignment "
+                          f"{last_eval['eval_habit_alignment']:.2f}")
+            logger.write(env_steps, row)
+            bar.update(steps_per_call)
+            bar.set_postfix(season_gain=f"{row['season_gain_pct']:+.2f}%",
+                            ret=f"{row['season_return']:.1f}")
+            if env_steps >= next_ckpt:
+                checkpoint = save_training(workdir, runner.training, config, counters())
+                next_ckpt += trainer.checkpoint_every_steps
+    except KeyboardInterrupt:
+        bar.write("interrupted: writing a final checkpoint")
+        raise
+    finally:
+        bar.close()
+        checkpoint = save_training(workdir, runner.training, config, counters())
+    seconds = time.perf_counter() - start
+    logger.close()
+    if evaluate_at_end:
+        last_eval = evaluate_policy(config, networks, runner.training)
+        write_atomic(workdir / "final_eval.json", json.dumps(
+            {"env_steps": env_steps, "updates": updates, **last_eval}, indent=2))
+        print("held-out evaluation of the final coach: " + ", ".join(
+            f"{k.removeprefix('eval_')} {v:.3g}" for k, v in last_eval.items()), flush=True)
+    return TrainResult(runner.training, env_steps, updates, seconds, last_eval, checkpoint)
+
+
+__all__ = ["RunnerState", "TrainResult", "evaluate_policy", "init_runner", "make_components",
+           "make_train_chunk", "train"]

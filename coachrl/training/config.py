@@ -1,0 +1,88 @@
+"""Training run configs: the world, the agent and the trainer, composed by a run file.
+
+    configs/ppo.yaml:
+      world: world/default.yaml
+      agent: ppo
+      ppo: agent/ppo.yaml
+      trainer: {num_envs: 512, ...}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from coachrl.agents.ppo.config import PPOConfig
+from coachrl.schema import Section, load_config, param, require
+from coachrl.sim.config import WorldConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class AnakinConfig(Section):
+    """The jitted single-machine trainer (Hessel et al. 2021, "Podracer architectures").
+
+    Attributes:
+      num_envs: athletes stepped in parallel (the batch of every rollout).
+      rollout_length: days per athlete in each rollout (T); one update per rollout.
+      total_env_steps: athlete-days to train for.
+      max_minutes: wall-clock budget; training stops at whichever comes first (0: none).
+      updates_per_call: updates fused into one jitted call between logs.
+      eval_every_steps: held-out evaluation period in athlete-days (0: only at the end).
+      eval_athletes: held-out athletes per evaluation.
+      eval_days: season length of the evaluation.
+      checkpoint_every_steps: checkpoint period in athlete-days (0: only at the end).
+      keep_checkpoints: how many checkpoints to keep.
+    """
+
+    num_envs: int = param(512, lo=1)
+    rollout_length: int = param(32, lo=1)
+    total_env_steps: int = param(20_000_000, lo=1)
+    max_minutes: float = param(0.0, lo=0.0)
+    updates_per_call: int = param(10, lo=1)
+    eval_every_steps: int = param(5_000_000, lo=0)
+    eval_athletes: int = param(100, lo=1)
+    eval_days: int = param(180, lo=7, hi=730)
+    checkpoint_every_steps: int = param(5_000_000, lo=0)
+    keep_checkpoints: int = param(3, lo=1)
+
+    @property
+    def steps_per_update(self) -> int:
+        return self.num_envs * self.rollout_length
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig(Section):
+    """A training run.
+
+    Attributes:
+      world: the simulated athlete world trained on (its reward weights included).
+      agent: which learner.
+      ppo: PPO's hyper-parameters.
+      trainer: the jitted trainer's settings.
+      seed: master seed of the run.
+      name: a label for logs and reports.
+    """
+
+    world: WorldConfig
+    agent: Literal["ppo"] = "ppo"
+    ppo: PPOConfig = dataclasses.field(default_factory=PPOConfig)
+    trainer: AnakinConfig = dataclasses.field(default_factory=AnakinConfig)
+    seed: int = param(0, lo=0)
+    name: str = "coach"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        t = self.trainer
+        require(t.steps_per_update % self.ppo.num_minibatches == 0,
+                f"ppo.num_minibatches: {self.ppo.num_minibatches} must divide "
+                f"trainer.num_envs x trainer.rollout_length ({t.steps_per_update})")
+
+
+def load_train_config(path: str | Path, overrides: Sequence[str] = ()) -> TrainConfig:
+    """Loads a training run file (e.g. configs/ppo.yaml) with `--set` overrides."""
+    return load_config(TrainConfig, path, overrides)
+
+
+__all__ = ["AnakinConfig", "TrainConfig", "load_train_config"]
