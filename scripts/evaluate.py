@@ -2,15 +2,18 @@
 
     .venv/bin/python scripts/evaluate.py --out runs/eval
         [--policies random,rule,fixed,polarized,habit] [--athletes 200] [--days 180]
-        [--seed 0] [--race-probability P]
+        [--seed 0] [--race-probability P] [--checkpoint RUN_DIR [--sample]]
         [--config configs/world/default.yaml] [--set section.key=value ...]
 
+With --checkpoint the trained coach (`ppo`, its most likely allowed action
+each day; --sample draws from its policy instead) is compared with the baselines.
 Every policy faces the same held-out athletes and the same random draws
 (common random numbers). Writes DIR/metrics.csv (one row per policy and
 athlete), DIR/summary.csv (mean, SD, 95 % bootstrap CI and a paired Wilcoxon
 test against the best baseline, per policy and metric), DIR/report.md and the
 plots pmc.png, metrics.png, actions.png and heatmap.png; prints the comparison.
-Exits 2 on bad input (unknown policy, no athletes, bad config, unwritable DIR).
+Exits 2 on bad input (unknown policy, no athletes, bad config, unwritable DIR, a
+missing, corrupt or mismatched checkpoint).
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from coachrl.agents.baselines import NAMES, make_baseline
-from coachrl.config import DEFAULT_WORLD_FILE, ConfigError, load_world
+from coachrl.config import DEFAULT_WORLD_FILE, ConfigError, WorldConfig, load_world
 from coachrl.evaluation import evaluate, evaluation_config, write_evaluation
 from coachrl.evaluation.metrics import PRIMARY
 from coachrl.evaluation.report import terminal_table
 from coachrl.files import check_writable
+from coachrl.sim.features import feature_names
 
 
 class UsageError(Exception):
@@ -45,6 +49,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "else 0)")
     parser.add_argument("--race-probability", type=float, default=None,
                         help="share of seasons with a race day (default: the world config's)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="a training run folder (or one checkpoint) to evaluate as 'ppo'")
+    parser.add_argument("--sample", action="store_true",
+                        help="with --checkpoint: sample the coach's actions instead of the mode")
     parser.add_argument("--config", default=str(DEFAULT_WORLD_FILE),
                         help="world config YAML, or a run YAML with a `world:` section")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
@@ -66,9 +74,27 @@ def policy_names(text: str) -> list[str]:
     return names
 
 
+def load_trained_coach(path: str, config: WorldConfig, greedy: bool):
+    """The coach in `path`, checked against the world it will be evaluated on."""
+    from coachrl.checkpoint import CheckpointError
+    from coachrl.training.checkpoints import load_coach
+
+    try:
+        coach = load_coach(path, greedy=greedy, name="ppo")
+    except CheckpointError as error:
+        raise UsageError(f"--checkpoint: {error}") from None
+    if coach.config.world.nvec != config.nvec or \
+            feature_names(coach.config.world) != feature_names(config):
+        raise UsageError(f"--checkpoint {path}: the coach was trained on other features or "
+                         "actions than the world being evaluated (--config / --set)")
+    return coach
+
+
 def run(args: argparse.Namespace) -> Path:
     """Evaluates, writes the files and prints the comparison; returns the report's path."""
     names = policy_names(args.policies)
+    if args.checkpoint is not None and not Path(args.checkpoint).exists():
+        raise UsageError(f"--checkpoint {args.checkpoint}: no such file or folder")
     if args.athletes < 1:
         raise UsageError(f"--athletes: {args.athletes}; need at least 1 athlete")
     if args.race_probability is not None and not 0.0 <= args.race_probability <= 1.0:
@@ -86,10 +112,19 @@ def run(args: argparse.Namespace) -> Path:
     print(f"Evaluating {len(names)} policies on {args.athletes} held-out athletes, "
           f"{args.days} days each (seed {seed}):", flush=True)
     policies = {name: make_baseline(name, config) for name in names}
+    extra = {}
+    if args.checkpoint is not None:
+        coach = load_trained_coach(args.checkpoint, config, not args.sample)
+        policies[coach.policy.name] = coach.policy
+        counters = coach.metadata.get("counters", {})
+        extra["checkpoint"] = (f"{coach.path} ({counters.get('env_steps', 0):,} athlete-days, "
+                               f"{counters.get('seconds', 0.0) / 60:.1f} min of training; "
+                               f"{'sampled' if args.sample else 'most likely'} actions)")
     result = evaluate(policies, config, args.athletes, args.days, seed, args.race_probability,
                       progress=True)
     paths = write_evaluation(result, out, {"world config": args.config,
-                                           "overrides": " ".join(args.overrides) or "none"})
+                                           "overrides": " ".join(args.overrides) or "none",
+                                           **extra})
     print()
     print(terminal_table(result.summary).to_string())
     if result.reference is not None:
@@ -97,9 +132,15 @@ def run(args: argparse.Namespace) -> Path:
                               & (result.summary.policy != result.reference)]
         print(f"\nPerformance gain against the best baseline ({result.reference}), "
               "paired Wilcoxon signed-rank test:")
+        best = float(result.summary[(result.summary.metric == PRIMARY)
+                                    & (result.summary.policy == result.reference)]["mean"].iloc[0])
         for row in rows.itertuples():
+            change = ""
+            if row.policy not in NAMES and best != 0:
+                change = (f"; mean {row.mean - best:+.2f} points = "
+                          f"{100 * (row.mean - best) / abs(best):+.0f} % of |{best:.2f}|")
             print(f"  {row.policy:<12} median difference {row.median_diff_vs_ref:+.2f} "
-                  f"percentage points, p = {row.p_value:.3g}")
+                  f"percentage points, p = {row.p_value:.3g}{change}")
     print(f"\nwrote {', '.join(p.name for p in paths)} to {out} "
           f"({time.perf_counter() - start:.1f} s in all)")
     return out / "report.md"

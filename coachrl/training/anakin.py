@@ -37,6 +37,7 @@ from coachrl.sim.world import LAST, AthleteWorld, WorldState
 from coachrl.training.checkpoints import restore_training, save_training
 from coachrl.training.config import TrainConfig
 
+STATUS_EVERY_S = 30.0
 # Held-out outcomes logged at each evaluation (columns eval_<name>; NaN between evaluations).
 EVAL_METRICS = ("gain_pct", "injury_days", "illness_days", "violations", "habit_alignment",
                 "recovery_gt60_pct", "delta_ctl", "hours_per_week")
@@ -196,6 +197,8 @@ def train(config: TrainConfig, workdir: str | Path, resume: bool = False,
     bar = progress(trainer.total_env_steps, desc="train",
                    disable=None if show_progress is None else not show_progress,
                    unit=" days", unit_scale=True, initial=env_steps)
+    # Without a bar (not a terminal), a status line every STATUS_EVERY_S seconds instead.
+    next_status = STATUS_EVERY_S if bar.disable and show_progress is not False else math.inf
     try:
         while updates < total_updates and time.perf_counter() - start < budget_s:
             runner, metrics = chunk(runner)
@@ -219,6 +222,12 @@ def train(config: TrainConfig, workdir: str | Path, resume: bool = False,
             bar.update(steps_per_call)
             bar.set_postfix(season_gain=f"{row['season_gain_pct']:+.2f}%",
                             ret=f"{row['season_return']:.1f}")
+            if seconds >= next_status:
+                print(f"[{seconds:5.0f} s] {env_steps:,} athlete-days ({updates} updates, "
+                      f"{row['env_steps_per_s']:,.0f}/s): season return "
+                      f"{row['season_return']:.2f}, season gain {row['season_gain_pct']:+.2f} %",
+                      flush=True)
+                next_status += STATUS_EVERY_S
             if env_steps >= next_ckpt:
                 checkpoint = save_training(workdir, runner.training, config, counters())
                 next_ckpt += trainer.checkpoint_every_steps

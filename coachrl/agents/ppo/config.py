@@ -28,7 +28,7 @@ class PPOConfig(Section):
       normalize_observations: standardise features with running statistics.
     """
 
-    hidden_sizes: tuple[int, ...] = param((128, 128), lo=1)
+    hidden_sizes: tuple[int, ...] = param((64, 64), lo=1)
     learning_rate: float = param(3e-4, lo=0.0, hi=1.0)
     lr_schedule: Literal["linear", "constant"] = "linear"
     discount: float = param(0.99, lo=0.0, hi=1.0)

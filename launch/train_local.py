@@ -1,0 +1,73 @@
+"""Trains a coach on this machine with the jitted (Anakin) trainer.
+
+    .venv/bin/python launch/train_local.py --config configs/ppo.yaml --workdir runs/ppo \
+        [--resume] [--set trainer.max_minutes=5 ...]
+
+Writes WORKDIR/config.yaml (the resolved config), logs.csv, tb/ (TensorBoard),
+checkpoints/ and final_eval.json (held-out outcomes of the final coach).
+Compare it with the baselines: scripts/evaluate.py --checkpoint WORKDIR --out DIR.
+Ctrl-C stops training after writing a checkpoint; --resume continues from it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import yaml
+from absl import app, flags, logging
+
+from coachrl.checkpoint import CheckpointError, latest_checkpoint, read_metadata
+from coachrl.config import CONFIG_DIR, ConfigError
+from coachrl.files import check_writable, write_atomic
+from coachrl.schema import to_dict
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("config", str(CONFIG_DIR / "ppo.yaml"), "training run file (YAML)")
+flags.DEFINE_string("workdir", None, "run folder: logs, checkpoints, final evaluation")
+flags.DEFINE_bool("resume", False, "continue the run in --workdir from its newest checkpoint")
+flags.DEFINE_multi_string("set", [], "override a config key: section.key=value (repeatable)")
+flags.mark_flag_as_required("workdir")
+
+
+def fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    logging.set_verbosity(logging.WARNING)  # JAX's backend probing is noise here
+    from coachrl.training.anakin import train
+    from coachrl.training.config import load_train_config
+
+    try:
+        config = load_train_config(FLAGS.config, FLAGS.set)
+    except ConfigError as error:
+        fail(f"bad config: {error}")
+    workdir = Path(FLAGS.workdir)
+    try:
+        check_writable(workdir)
+    except OSError as error:
+        fail(f"--workdir {workdir}: cannot write there ({error.strerror or error})")
+    existing = latest_checkpoint(workdir)
+    if existing is not None and not FLAGS.resume:
+        step = read_metadata(existing).get("step")
+        fail(f"--workdir {workdir} already holds a run (checkpoint at update {step}): "
+             "pass --resume to continue it, or choose another --workdir")
+    write_atomic(workdir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
+    print(f"training '{config.name}' ({config.agent}) in {workdir}: "
+          f"{config.trainer.num_envs} athletes x {config.trainer.rollout_length} days per "
+          f"update, up to {config.trainer.total_env_steps:,} athlete-days"
+          + (f" or {config.trainer.max_minutes:g} min" if config.trainer.max_minutes else ""),
+          flush=True)
+    try:
+        result = train(config, workdir, resume=FLAGS.resume)
+    except CheckpointError as error:
+        fail(f"cannot resume: {error}")
+    print(f"done: {result.env_steps:,} athlete-days, {result.updates} updates in "
+          f"{result.seconds:.0f} s; checkpoint {result.checkpoint}", flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,117 @@
+"""Trains an agent on a bsuite task through the single-process dm_env loop and scores it.
+
+    .venv/bin/python scripts/bench_bsuite.py --agent ppo --bsuite_id catch/0
+        [--results_dir DIR] [--episodes N] [--seed 0] [--set ppo.key=value ...]
+
+Runs bsuite's full episode budget for the task (or --episodes), records it with
+bsuite's own CSV logger, and scores it with bsuite's analysis (regret-based,
+0 to 1). Prints one JSON object as its last line: score, env_steps_per_s,
+episodes, steps, seconds and the settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+
+# Hyper-parameters for bsuite's small tasks (PPO on one environment).
+BSUITE_PPO = {"hidden_sizes": (64, 64), "learning_rate": 1e-3, "num_epochs": 4,
+              "num_minibatches": 4, "entropy_coef": 0.01, "discount": 0.99,
+              "lr_schedule": "constant", "normalize_observations": False}
+ROLLOUT_LENGTH = 128
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agent", choices=["ppo"], default="ppo")
+    parser.add_argument("--bsuite_id", default="catch/0", help="e.g. catch/0, cartpole/0")
+    parser.add_argument("--results_dir", default=None, help="bsuite CSV folder (default: temp)")
+    parser.add_argument("--episodes", type=int, default=None,
+                        help="episodes to run (default: the task's full bsuite budget)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a PPO key, e.g. ppo.learning_rate=3e-4")
+    return parser.parse_args(argv)
+
+
+def ppo_config(overrides: Sequence[str]):
+    import yaml
+
+    from coachrl.agents.ppo.config import PPOConfig
+    from coachrl.schema import ConfigError
+
+    values = dict(BSUITE_PPO)
+    names = {f.name for f in dataclasses.fields(PPOConfig)}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip().removeprefix("ppo.")
+        if not sep or key not in names:
+            raise ConfigError(f"--set {item}: expected ppo.<key>=value with a key among "
+                              + ", ".join(sorted(names)))
+        value = yaml.safe_load(text)
+        values[key] = tuple(value) if isinstance(value, list) else value
+    return PPOConfig(**values)
+
+
+def bsuite_score(results_dir: str, bsuite_id: str) -> float:
+    from bsuite.experiments import summary_analysis
+    from bsuite.logging import csv_load
+
+    df, _ = csv_load.load_bsuite(results_dir)
+    scores = summary_analysis.bsuite_score(df)
+    return float(scores.loc[scores.bsuite_id == bsuite_id, "score"].iloc[0])
+
+
+def run(args: argparse.Namespace, results_dir: str) -> dict:
+    import bsuite
+
+    from coachrl.schema import to_dict
+    from coachrl.training.loop import EnvironmentLoop, PPOAgent
+
+    config = ppo_config(args.overrides)
+    env = bsuite.load_and_record_to_csv(args.bsuite_id, results_dir=results_dir, overwrite=True)
+    episodes = args.episodes or env.bsuite_num_episodes
+    # Budget the learning-rate schedule on a guess of the steps (episode lengths vary).
+    agent = PPOAgent.for_env(env, config, ROLLOUT_LENGTH, total_steps=episodes * 50,
+                             seed=args.seed)
+    loop = EnvironmentLoop(env, agent)
+    start = time.perf_counter()
+    returns = []
+    for episode in range(episodes):
+        returns.append(loop.run_episode()["episode_return"])
+        if (episode + 1) % max(1, episodes // 10) == 0:
+            print(f"[{args.bsuite_id}] episode {episode + 1}/{episodes}: mean return of the "
+                  f"last {len(returns[-100:])} {sum(returns[-100:]) / len(returns[-100:]):.3f}",
+                  file=sys.stderr, flush=True)
+    seconds = time.perf_counter() - start
+    return {"agent": args.agent, "bsuite_id": args.bsuite_id,
+            "score": bsuite_score(results_dir, args.bsuite_id),
+            "env_steps_per_s": loop.steps / seconds, "episodes": episodes, "steps": loop.steps,
+            "seconds": seconds, "seed": args.seed, "rollout_length": ROLLOUT_LENGTH,
+            "ppo": to_dict(config)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    from coachrl.schema import ConfigError
+
+    try:
+        if args.results_dir:
+            report = run(args, args.results_dir)
+        else:
+            with tempfile.TemporaryDirectory() as results_dir:
+                report = run(args, results_dir)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The jitted trainer, checkpoints and the dm_env loop: tiny smoke runs and properties."""
+
+import json
+import shutil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+
+from coachrl.agents.ppo import PPOConfig
+from coachrl.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
+from coachrl.config import default_world_config
+from coachrl.envs import CoachEnv
+from coachrl.training.anakin import train
+from coachrl.training.checkpoints import load_coach
+from coachrl.training.config import AnakinConfig, TrainConfig
+from coachrl.training.loop import EnvironmentLoop, PPOAgent, action_sizes
+
+TINY = TrainConfig(
+    world=default_world_config(),
+    ppo=PPOConfig(hidden_sizes=(16,), num_minibatches=2, num_epochs=2),
+    trainer=AnakinConfig(num_envs=8, rollout_length=8, total_env_steps=8 * 8 * 4,
+                         updates_per_call=2, eval_every_steps=0, eval_athletes=3, eval_days=14,
+                         checkpoint_every_steps=8 * 8 * 2, keep_checkpoints=2),
+    seed=3)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("run")
+    result = train(TINY, workdir, show_progress=False)
+    return workdir, result
+
+
+def test_tiny_run_logs_checkpoints_and_evaluates(trained):
+    workdir, result = trained
+    assert result.updates == 4 and result.env_steps == 8 * 8 * 4
+    logs = pd.read_csv(workdir / "logs.csv")
+    assert logs.env_steps.tolist() == [128, 256]
+    assert np.isfinite(logs.loss).all() and (logs.violations == 0).all()
+    final = json.loads((workdir / "final_eval.json").read_text())
+    assert final["updates"] == 4 and final["eval_violations"] == 0
+    assert latest_checkpoint(workdir).name == "ckpt_0000000004"
+
+
+def test_checkpoint_round_trip_gives_identical_actions(trained):
+    workdir, result = trained
+    coach = load_coach(workdir)
+    world_obs = CoachEnv(seed=1).reset().observation
+    obs = {k: jnp.asarray(v) for k, v in world_obs.items()}
+    from coachrl.agents.ppo.acting import make_policy
+    fresh = make_policy(coach.networks, coach.config.ppo, result.training.params,
+                        result.training.obs_stats)
+    key = jax.random.PRNGKey(0)
+    np.testing.assert_array_equal(coach.policy.step((), obs, key)[0], fresh.step((), obs, key)[0])
+    assert coach.config == TINY and coach.metadata["counters"]["updates"] == 4
+
+
+def test_resume_continues_the_step_count(trained, tmp_path):
+    workdir, _ = trained
+    copy = tmp_path / "run"
+    shutil.copytree(workdir, copy)
+    longer = TINY.__class__(**{**TINY.__dict__,
+                               "trainer": AnakinConfig(**{**TINY.trainer.__dict__,
+                                                          "total_env_steps": 8 * 8 * 8})})
+    result = train(longer, copy, resume=True, show_progress=False, evaluate_at_end=False)
+    assert result.updates == 8 and result.env_steps == 8 * 8 * 8
+    logs = pd.read_csv(copy / "logs.csv")
+    assert logs.env_steps.tolist() == [128, 256, 384, 512]  # appended after the resume
+    state, meta = load_checkpoint(copy)
+    assert meta["counters"]["updates"] == 8
+
+
+def test_corrupt_or_mismatched_checkpoints_are_refused(trained, tmp_path):
+    workdir, _ = trained
+    copy = tmp_path / "run"
+    shutil.copytree(workdir, copy)
+    ckpt = latest_checkpoint(copy)
+    meta_path = ckpt / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["feature_names"] = meta["feature_names"][:-1]
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="features do not match"):
+        load_coach(copy)
+    arrays = ckpt / "arrays.npz"
+    arrays.write_bytes(arrays.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load_checkpoint(copy)
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_coach(tmp_path / "nothing_here")
+
+
+class Chain:
+    """A two-armed dm_env: action 1 pays 1, action 0 pays 0; episodes of 5 steps."""
+
+    def __init__(self):
+        import dm_env
+        from dm_env import specs
+        self._dm_env, self._specs, self._t = dm_env, specs, 0
+
+    def reset(self):
+        self._t = 0
+        return self._dm_env.restart(np.zeros((3,), np.float32))
+
+    def step(self, action):
+        self._t += 1
+        reward = float(action == 1)
+        obs = np.full((3,), self._t, np.float32)
+        return (self._dm_env.termination(reward, obs) if self._t == 5
+                else self._dm_env.transition(reward, obs))
+
+    def action_spec(self):
+        return self._specs.DiscreteArray(2)
+
+    def observation_spec(self):
+        return self._specs.Array((3,), np.float32)
+
+
+def test_dm_env_loop_learns_a_trivial_task():
+    env = Chain()
+    config = PPOConfig(hidden_sizes=(16,), learning_rate=3e-3, lr_schedule="constant",
+                       num_minibatches=2, normalize_observations=False)
+    agent = PPOAgent.for_env(env, config, rollout_length=20, total_steps=2000)
+    results = EnvironmentLoop(env, agent).run(120)
+    assert results[-1]["steps"] == 600
+    assert np.mean([r["episode_return"] for r in results[-20:]]) > 4.0
+
+
+def test_dm_env_loop_runs_the_coach_env():
+    env = CoachEnv(seed=0, config=default_world_config())
+    assert action_sizes(env.action_spec()) == env.config.nvec
+    agent = PPOAgent.for_env(env, PPOConfig(hidden_sizes=(8,), num_minibatches=1),
+                             rollout_length=16, total_steps=200)
+    loop = EnvironmentLoop(env, agent)
+    result = loop.run_episode()
+    assert result["episode_length"] >= env.config.episode.min_days
+    assert env.total_violations == 0 and np.isfinite(agent.metrics["loss"])
