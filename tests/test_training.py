@@ -80,7 +80,7 @@ def test_corrupt_or_mismatched_checkpoints_are_refused(trained, tmp_path):
     ckpt = latest_checkpoint(copy)
     meta_path = ckpt / "meta.json"
     meta = json.loads(meta_path.read_text())
-    meta["feature_names"] = meta["feature_names"][:-1]
+    meta["metadata"]["feature_names"] = meta["metadata"]["feature_names"][:-1]
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="features do not match"):
         load_coach(copy)
