@@ -20,10 +20,10 @@ import time
 from collections.abc import Sequence
 
 # Hyper-parameters for bsuite's small tasks (PPO on one environment).
-BSUITE_PPO = {"hidden_sizes": (64, 64), "learning_rate": 1e-3, "num_epochs": 4,
-              "num_minibatches": 4, "entropy_coef": 0.01, "discount": 0.99,
+BSUITE_PPO = {"hidden_sizes": (64, 64), "learning_rate": 2e-3, "num_epochs": 8,
+              "num_minibatches": 2, "entropy_coef": 0.01, "discount": 0.99,
               "lr_schedule": "constant", "normalize_observations": False}
-ROLLOUT_LENGTH = 128
+ROLLOUT_LENGTH = 64
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -34,6 +34,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--episodes", type=int, default=None,
                         help="episodes to run (default: the task's full bsuite budget)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rollout_length", type=int, default=ROLLOUT_LENGTH,
+                        help="steps between PPO updates")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override a PPO key, e.g. ppo.learning_rate=3e-4")
     return parser.parse_args(argv)
@@ -59,12 +61,15 @@ def ppo_config(overrides: Sequence[str]):
 
 
 def bsuite_score(results_dir: str, bsuite_id: str) -> float:
-    from bsuite.experiments import summary_analysis
+    """bsuite's own score of the run (the experiment's `analysis.score`, 0 to 1)."""
+    import importlib
+
     from bsuite.logging import csv_load
 
     df, _ = csv_load.load_bsuite(results_dir)
-    scores = summary_analysis.bsuite_score(df)
-    return float(scores.loc[scores.bsuite_id == bsuite_id, "score"].iloc[0])
+    experiment = bsuite_id.split("/")[0]
+    analysis = importlib.import_module(f"bsuite.experiments.{experiment}.analysis")
+    return float(analysis.score(df[df.bsuite_id == bsuite_id]))
 
 
 def run(args: argparse.Namespace, results_dir: str) -> dict:
@@ -77,7 +82,7 @@ def run(args: argparse.Namespace, results_dir: str) -> dict:
     env = bsuite.load_and_record_to_csv(args.bsuite_id, results_dir=results_dir, overwrite=True)
     episodes = args.episodes or env.bsuite_num_episodes
     # Budget the learning-rate schedule on a guess of the steps (episode lengths vary).
-    agent = PPOAgent.for_env(env, config, ROLLOUT_LENGTH, total_steps=episodes * 50,
+    agent = PPOAgent.for_env(env, config, args.rollout_length, total_steps=episodes * 50,
                              seed=args.seed)
     loop = EnvironmentLoop(env, agent)
     start = time.perf_counter()
@@ -92,7 +97,7 @@ def run(args: argparse.Namespace, results_dir: str) -> dict:
     return {"agent": args.agent, "bsuite_id": args.bsuite_id,
             "score": bsuite_score(results_dir, args.bsuite_id),
             "env_steps_per_s": loop.steps / seconds, "episodes": episodes, "steps": loop.steps,
-            "seconds": seconds, "seed": args.seed, "rollout_length": ROLLOUT_LENGTH,
+            "seconds": seconds, "seed": args.seed, "rollout_length": args.rollout_length,
             "ppo": to_dict(config)}
 
 
