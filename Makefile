@@ -31,13 +31,19 @@ test-slow: setup
 lint: setup
 	.venv/bin/ruff check $(wildcard coachrl tests scripts launch)
 
+# The demo: a season per archetype, a PPO coach trained for DEMO_MINUTES, then the coach
+# against every baseline on 200 held-out athletes. runs/demo/coach is the demo's own run.
+DEMO_MINUTES ?= 4
 demo: setup
 	$(PY) scripts/demo.py --out runs/demo
-	$(PY) scripts/evaluate.py --out runs/demo/evaluation
+	rm -rf runs/demo/coach
+	$(PY) launch/train_local.py --workdir runs/demo/coach --set trainer.max_minutes=$(DEMO_MINUTES)
+	$(PY) scripts/evaluate.py --checkpoint runs/demo/coach --out runs/demo/evaluation
 
 bench: setup
 	$(PY) scripts/bench_env.py
 	$(PY) scripts/bench_evaluation.py
+	$(PY) scripts/bench_train.py
 
 clean:
 	rm -rf .venv runs

@@ -65,6 +65,10 @@ def main(argv: list[str]) -> None:
         result = train(config, workdir, resume=FLAGS.resume)
     except CheckpointError as error:
         fail(f"cannot resume: {error}")
+    except KeyboardInterrupt:
+        print(f"stopped; the newest checkpoint is {latest_checkpoint(workdir)} "
+              "(continue with --resume)", file=sys.stderr)
+        sys.exit(130)
     print(f"done: {result.env_steps:,} athlete-days, {result.updates} updates in "
           f"{result.seconds:.0f} s; checkpoint {result.checkpoint}", flush=True)
 

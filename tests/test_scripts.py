@@ -109,3 +109,65 @@ def test_bench_evaluation_prints_json_last():
     assert report["policies"] == 5 and report["athletes"] == 4 and report["days"] == 10
     for key in ("rollout_s", "total_s", "athlete_days_per_s", "peak_rss_mb"):
         assert report[key] > 0, key
+
+
+TINY_TRAIN = ["--set", "trainer.num_envs=8", "--set", "trainer.rollout_length=8",
+              "--set", "trainer.total_env_steps=128", "--set", "trainer.updates_per_call=1",
+              "--set", "trainer.eval_athletes=3", "--set", "trainer.eval_days=14",
+              "--set", "ppo.hidden_sizes=[8]", "--set", "ppo.num_minibatches=2"]
+
+
+def run_launch(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "launch" / "train_local.py"), *args],
+                          cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout)
+
+
+def test_train_local_writes_a_run_and_refuses_to_overwrite_it(tmp_path):
+    workdir = tmp_path / "coach"
+    result = run_launch("--workdir", str(workdir), *TINY_TRAIN)
+    assert result.returncode == 0, result.stderr
+    assert (workdir / "config.yaml").is_file() and (workdir / "final_eval.json").is_file()
+    assert "done: 128 athlete-days" in result.stdout
+    assert list((workdir / "checkpoints").iterdir())
+    again = run_launch("--workdir", str(workdir), *TINY_TRAIN)  # would overwrite: refused
+    assert again.returncode == 2 and "--resume" in again.stderr
+
+
+def test_evaluate_a_checkpoint_beside_the_baselines(tmp_path):
+    from coachrl.training.anakin import train
+    from coachrl.training.config import load_train_config
+
+    config = load_train_config(ROOT / "configs" / "ppo.yaml", TINY_TRAIN[1::2])
+    train(config, tmp_path / "coach", show_progress=False, evaluate_at_end=False)
+    out = tmp_path / "eval"
+    evaluation = run_script("evaluate.py", "--checkpoint", str(tmp_path / "coach"), "--out",
+                            str(out), "--athletes", "4", "--days", "14", "--policies", "fixed")
+    assert evaluation.returncode == 0, evaluation.stderr
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert set(metrics.policy) == {"fixed", "ppo"} and (metrics.violations == 0).all()
+    assert "ppo" in (out / "report.md").read_text()
+
+
+def test_train_local_and_evaluate_bad_input(tmp_path):
+    result = run_launch("--workdir", str(tmp_path), "--set", "ppo.learning_rate=-1")
+    assert result.returncode == 2 and "ppo.learning_rate" in result.stderr
+    result = run_script("evaluate.py", "--checkpoint", str(tmp_path / "none"),
+                        "--out", str(tmp_path / "eval"))
+    assert result.returncode == 2 and "--checkpoint" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bench_train_prints_json_last():
+    result = run_script("bench_train.py", "--calls", "1", *TINY_TRAIN)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["env_steps_per_s"] > 0 and report["num_envs"] == 8
+
+
+def test_bench_bsuite_prints_a_score():
+    result = run_script("bench_bsuite.py", "--bsuite_id", "catch/0", "--episodes", "20",
+                        "--rollout_length", "16")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert 0.0 <= report["score"] <= 1.0 and report["env_steps_per_s"] > 0
+    assert report["episodes"] == 20 and report["steps"] == 180  # catch: 9 steps an episode
