@@ -236,9 +236,9 @@ def train(config: TrainConfig, workdir: str | Path, resume: bool = False,
         raise
     finally:
         bar.close()
+        logger.close()
         checkpoint = save_training(workdir, runner.training, config, counters())
     seconds = time.perf_counter() - start
-    logger.close()
     if evaluate_at_end:
         last_eval = evaluate_policy(config, networks, runner.training)
         write_atomic(workdir / "final_eval.json", json.dumps(
