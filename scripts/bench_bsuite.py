@@ -24,40 +24,50 @@ BSUITE_PPO = {"hidden_sizes": (64, 64), "learning_rate": 2e-3, "num_epochs": 8,
               "num_minibatches": 2, "entropy_coef": 0.01, "discount": 0.99,
               "lr_schedule": "constant", "normalize_observations": False}
 ROLLOUT_LENGTH = 64
+# MPO on one environment: a small replay, learning from the first few hundred steps.
+BSUITE_MPO = {"hidden_sizes": (64, 64), "critic_hidden_sizes": (64, 64), "num_samples": 16,
+              "n_step": 3, "batch_size": 64, "samples_per_insert": 16.0,
+              "replay_capacity": 100_000, "min_replay_size": 500, "learning_rate": 1e-3,
+              "epsilon": 0.5, "epsilon_policy": 0.5, "target_update_rate": 0.1,
+              "normalize_observations": False}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--agent", choices=["ppo"], default="ppo")
+    parser.add_argument("--agent", choices=["ppo", "mpo"], default="ppo")
     parser.add_argument("--bsuite_id", default="catch/0", help="e.g. catch/0, cartpole/0")
     parser.add_argument("--results_dir", default=None, help="bsuite CSV folder (default: temp)")
     parser.add_argument("--episodes", type=int, default=None,
                         help="episodes to run (default: the task's full bsuite budget)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rollout_length", type=int, default=ROLLOUT_LENGTH,
-                        help="steps between PPO updates")
+                        help="PPO: steps between updates")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a PPO key, e.g. ppo.learning_rate=3e-4")
+                        metavar="KEY=VALUE",
+                        help="override an agent key, e.g. ppo.learning_rate=3e-4 (repeatable)")
     return parser.parse_args(argv)
 
 
-def ppo_config(overrides: Sequence[str]):
+def agent_config(agent: str, overrides: Sequence[str]):
+    """The agent's config: this script's defaults for bsuite, then `--set <agent>.key=value`."""
     import yaml
 
+    from coachrl.agents.mpo.config import MPOConfig
     from coachrl.agents.ppo.config import PPOConfig
     from coachrl.schema import ConfigError
 
-    values = dict(BSUITE_PPO)
-    names = {f.name for f in dataclasses.fields(PPOConfig)}
+    cls, values = (PPOConfig, dict(BSUITE_PPO)) if agent == "ppo" else (MPOConfig,
+                                                                        dict(BSUITE_MPO))
+    names = {f.name for f in dataclasses.fields(cls)}
     for item in overrides:
         key, sep, text = item.partition("=")
-        key = key.strip().removeprefix("ppo.")
+        key = key.strip().removeprefix(f"{agent}.")
         if not sep or key not in names:
-            raise ConfigError(f"--set {item}: expected ppo.<key>=value with a key among "
+            raise ConfigError(f"--set {item}: expected {agent}.<key>=value with a key among "
                               + ", ".join(sorted(names)))
         value = yaml.safe_load(text)
         values[key] = tuple(value) if isinstance(value, list) else value
-    return PPOConfig(**values)
+    return cls(**values)
 
 
 def bsuite_score(results_dir: str, bsuite_id: str) -> float:
@@ -76,14 +86,17 @@ def run(args: argparse.Namespace, results_dir: str) -> dict:
     import bsuite
 
     from coachrl.schema import to_dict
-    from coachrl.training.loop import EnvironmentLoop, PPOAgent
+    from coachrl.training.loop import EnvironmentLoop, MPOAgent, PPOAgent
 
-    config = ppo_config(args.overrides)
+    config = agent_config(args.agent, args.overrides)
     env = bsuite.load_and_record_to_csv(args.bsuite_id, results_dir=results_dir, overwrite=True)
     episodes = args.episodes or env.bsuite_num_episodes
-    # Budget the learning-rate schedule on a guess of the steps (episode lengths vary).
-    agent = PPOAgent.for_env(env, config, args.rollout_length, total_steps=episodes * 50,
-                             seed=args.seed)
+    if args.agent == "ppo":
+        # Budget the learning-rate schedule on a guess of the steps (episode lengths vary).
+        agent = PPOAgent.for_env(env, config, args.rollout_length, total_steps=episodes * 50,
+                                 seed=args.seed)
+    else:
+        agent = MPOAgent.for_env(env, config, seed=args.seed)
     loop = EnvironmentLoop(env, agent)
     start = time.perf_counter()
     returns = []
@@ -97,8 +110,9 @@ def run(args: argparse.Namespace, results_dir: str) -> dict:
     return {"agent": args.agent, "bsuite_id": args.bsuite_id,
             "score": bsuite_score(results_dir, args.bsuite_id),
             "env_steps_per_s": loop.steps / seconds, "episodes": episodes, "steps": loop.steps,
-            "seconds": seconds, "seed": args.seed, "rollout_length": args.rollout_length,
-            "ppo": to_dict(config)}
+            "seconds": seconds, "seed": args.seed,
+            **({"rollout_length": args.rollout_length} if args.agent == "ppo" else {}),
+            args.agent: to_dict(config)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,7 +5,7 @@
         [--seed 0] [--race-probability P] [--checkpoint RUN_DIR [--sample]]
         [--config configs/world/default.yaml] [--set section.key=value ...]
 
-With --checkpoint the trained coach (`ppo`, its most likely allowed action
+With --checkpoint the trained coach (`ppo` or `mpo`: its most likely allowed action
 each day; --sample draws from its policy instead) is compared with the baselines.
 Every policy faces the same held-out athletes and the same random draws
 (common random numbers). Writes DIR/metrics.csv (one row per policy and
@@ -50,7 +50,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--race-probability", type=float, default=None,
                         help="share of seasons with a race day (default: the world config's)")
     parser.add_argument("--checkpoint", default=None,
-                        help="a training run folder (or one checkpoint) to evaluate as 'ppo'")
+                        help="a training run folder (or one checkpoint): its coach joins the "
+                             "comparison as 'ppo' or 'mpo'")
     parser.add_argument("--sample", action="store_true",
                         help="with --checkpoint: sample the coach's actions instead of the mode")
     parser.add_argument("--config", default=str(DEFAULT_WORLD_FILE),
@@ -80,7 +81,7 @@ def load_trained_coach(path: str, config: WorldConfig, greedy: bool):
     from coachrl.training.checkpoints import load_coach
 
     try:
-        coach = load_coach(path, greedy=greedy, name="ppo")
+        coach = load_coach(path, greedy=greedy)
     except CheckpointError as error:
         raise UsageError(f"--checkpoint: {error}") from None
     if coach.config.world.nvec != config.nvec or \

@@ -50,9 +50,8 @@ def test_checkpoint_round_trip_gives_identical_actions(trained):
     coach = load_coach(workdir)
     world_obs = CoachEnv(seed=1).reset().observation
     obs = {k: jnp.asarray(v) for k, v in world_obs.items()}
-    from coachrl.agents.ppo.acting import make_policy
-    fresh = make_policy(coach.networks, coach.config.ppo, result.training.params,
-                        result.training.obs_stats)
+    from coachrl.training.anakin import make_agent
+    fresh = make_agent(TINY).policy(result.training)
     key = jax.random.PRNGKey(0)
     np.testing.assert_array_equal(coach.policy.step((), obs, key)[0], fresh.step((), obs, key)[0])
     assert coach.config == TINY and coach.metadata["counters"]["updates"] == 4

@@ -63,9 +63,46 @@ def head_mask(action_mask: jnp.ndarray, nvec: Sequence[int]) -> jnp.ndarray:
     return padded_heads(action_mask, tuple(nvec), fill=False)
 
 
-def dummy_features(num_features: int) -> jax.Array:
-    return jnp.zeros((num_features,), jnp.float32)
 
 
-__all__ = ["Networks", "PolicyValue", "dummy_features", "head_mask",
-           "make_policy_value_networks", "split_heads"]
+def joint_one_hot(action: jnp.ndarray, nvec: Sequence[int]) -> jnp.ndarray:
+    """int32[..., H] -> f32[..., sum(nvec)]: one one-hot block per head."""
+    return jnp.concatenate([jax.nn.one_hot(action[..., h], n) for h, n in enumerate(nvec)],
+                           axis=-1)
+
+
+class PolicyCritic(NamedTuple):
+    """MPO's networks: `policy(params, features) -> logits [..., H, N]` and
+    `critic(params, features, action) -> Q [...]` over the joint action."""
+
+    policy_init: object
+    policy_apply: object
+    critic_init: object
+    critic_apply: object
+    nvec: tuple[int, ...]
+
+
+def make_policy_critic_networks(nvec: Sequence[int], hidden_sizes: Sequence[int],
+                                critic_hidden_sizes: Sequence[int]) -> PolicyCritic:
+    """The multi-categorical policy and a Q(s, a) MLP over features and one-hot actions."""
+    nvec = tuple(int(n) for n in nvec)
+
+    def policy(features: jnp.ndarray) -> jnp.ndarray:
+        torso = _mlp(hidden_sizes, "policy_torso")(features)
+        flat = hk.Linear(sum(nvec), w_init=hk.initializers.Orthogonal(0.01),
+                         name="policy_head")(torso)
+        return split_heads(flat, nvec)
+
+    def critic(features: jnp.ndarray, action: jnp.ndarray) -> jnp.ndarray:
+        inputs = jnp.concatenate([features, joint_one_hot(action, nvec)], axis=-1)
+        hidden = hk.nets.MLP(list(critic_hidden_sizes), activation=jax.nn.elu,
+                             activate_final=True, name="critic_torso")(inputs)
+        return hk.Linear(1, name="critic_head")(hidden)[..., 0]
+
+    p = hk.without_apply_rng(hk.transform(policy))
+    c = hk.without_apply_rng(hk.transform(critic))
+    return PolicyCritic(p.init, p.apply, c.init, c.apply, nvec)
+
+
+__all__ = ["Networks", "PolicyCritic", "PolicyValue", "head_mask", "joint_one_hot",
+           "make_policy_critic_networks", "make_policy_value_networks", "split_heads"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -22,10 +23,10 @@ import jax
 import jax.numpy as jnp
 
 from coachrl.agents.networks import make_policy_value_networks
+from coachrl.agents.policy import Policy
 from coachrl.agents.ppo.acting import make_actor_step, make_policy, value_of
 from coachrl.agents.ppo.learning import (
     Batch,
-    TrainingState,
     init_training_state,
     make_optimizer,
     make_update,
@@ -44,15 +45,16 @@ EVAL_METRICS = ("gain_pct", "injury_days", "illness_days", "violations", "habit_
 
 
 class RunnerState(NamedTuple):
-    training: TrainingState
+    training: Any  # the learner's TrainingState
     env_state: WorldState  # [B] athletes mid-season
     observation: dict[str, jnp.ndarray]  # [B] this morning's observations
     episode_return: jnp.ndarray  # f32[B], reward so far this season
     key: jax.Array
+    extra: Any = ()  # what else a learner carries between calls (MPO: replay, last rollout)
 
 
 class TrainResult(NamedTuple):
-    training: TrainingState
+    training: Any
     env_steps: int
     updates: int
     seconds: float
@@ -60,8 +62,67 @@ class TrainResult(NamedTuple):
     checkpoint: Path | None
 
 
+class AgentSetup(NamedTuple):
+    """What the generic training loop needs from a learner."""
+
+    init_training: Callable[[jax.Array], Any]  # key -> TrainingState
+    init_runner: Callable[[Any, jax.Array], RunnerState]  # (state, key) -> runner
+    chunk: Callable[[RunnerState], tuple[RunnerState, dict]]  # jitted
+    policy: Callable[..., Policy]  # (TrainingState, greedy=True) -> evaluation policy
+    steps_per_call: int  # athlete-days stepped by one chunk
+    runner_env_steps: int  # athlete-days stepped by init_runner (MPO fills its first rollout)
+
+
+def world_rollout(world: AthleteWorld, act, length: int):
+    """(carry, params) -> (carry, trajectory): `length` days of a batch under `act`.
+
+    `act(params, observation, key) -> (action, extras)`; the carry is
+    (env_state, observation, episode_return, key). The trajectory [T, B] holds the
+    features and flat mask seen, the action, the reward, whether the season ended,
+    what `act` returned, and the returns and gains of the seasons that ended.
+    """
+
+    def env_step(carry, _, params):
+        env_state, observation, episode_return, key = carry
+        key, k_act, k_env = jax.random.split(key, 3)
+        action, extras = act(params, observation, k_act)
+        env_state, ts = world.batch_step(env_state, action, k_env, autoreset=True)
+        done = ts.step_type == LAST
+        episode_return = episode_return + ts.reward
+        step = {
+            "features": observation["features"], "action_mask": observation["action_mask"],
+            "action": action, "reward": ts.reward, "done": done, **extras,
+            "finished_return": jnp.where(done, episode_return, 0.0),
+            "finished_gain": jnp.where(done, ts.extras["metrics"]["gain"], 0.0),
+            "violations": jnp.sum(ts.extras["violations"], axis=-1),
+        }
+        episode_return = jnp.where(done, 0.0, episode_return)
+        return (env_state, ts.observation, episode_return, key), step
+
+    def run(carry, params):
+        return jax.lax.scan(lambda c, x: env_step(c, x, params), carry, None, length=length)
+
+    return run
+
+
+def season_metrics(traj: dict[str, jnp.ndarray]) -> dict[str, jnp.ndarray]:
+    return {"seasons_finished": jnp.sum(traj["done"]),
+            "return_sum": jnp.sum(traj["finished_return"]),
+            "gain_sum": jnp.sum(traj["finished_gain"]),
+            "violations": jnp.sum(traj["violations"]),
+            "reward_per_day": jnp.mean(traj["reward"])}
+
+
+_SUMMED = ("seasons_finished", "return_sum", "gain_sum", "violations")
+
+
+def aggregate(metrics: dict[str, jnp.ndarray]) -> dict[str, jnp.ndarray]:
+    """Metrics of a chunk's iterations: season counts summed, the rest averaged (NaN: skipped)."""
+    return {k: jnp.sum(v) if k in _SUMMED else jnp.nanmean(v) for k, v in metrics.items()}
+
+
 def make_components(config: TrainConfig):
-    """(world, networks, optimizer, update, act, total_updates) of a run."""
+    """(world, networks, optimizer, update, act, total_updates) of a PPO run."""
     world = AthleteWorld(config.world)
     networks = make_policy_value_networks(world.nvec, config.ppo.hidden_sizes)
     total_updates = max(1, config.trainer.total_env_steps // config.trainer.steps_per_update)
@@ -71,64 +132,72 @@ def make_components(config: TrainConfig):
     return world, networks, optimizer, update, act, total_updates
 
 
-def init_runner(config: TrainConfig, world: AthleteWorld, training: TrainingState,
-                key: jax.Array) -> RunnerState:
-    """A batch of training athletes on day 0 of their seasons."""
-    k_athletes, k_reset, k_run = jax.random.split(key, 3)
+def init_envs(config: TrainConfig, world: AthleteWorld, key: jax.Array):
+    """(env_state, observation, episode_return): a batch of training athletes on day 0."""
+    k_athletes, k_reset = jax.random.split(key)
     num = config.trainer.num_envs
     athletes = sample_athletes(k_athletes, num, config.world)
     env_state, ts = jax.jit(jax.vmap(world.reset))(jax.random.split(k_reset, num), athletes)
-    return RunnerState(training, env_state, ts.observation, jnp.zeros((num,), jnp.float32), k_run)
+    return env_state, ts.observation, jnp.zeros((num,), jnp.float32)
+
+
+def init_runner(config: TrainConfig, world: AthleteWorld, training: Any,
+                key: jax.Array) -> RunnerState:
+    """A batch of training athletes on day 0 of their seasons."""
+    k_envs, k_run = jax.random.split(key)
+    return RunnerState(training, *init_envs(config, world, k_envs), k_run)
 
 
 def make_train_chunk(config: TrainConfig, world: AthleteWorld, networks, update, act):
-    """jit(runner -> (runner, metrics)): `updates_per_call` x (rollout of T days + update)."""
+    """PPO: jit(runner -> (runner, metrics)), `updates_per_call` x (rollout of T days + update)."""
     trainer = config.trainer
 
-    def env_step(carry, _):
-        training, env_state, observation, episode_return, key = carry
-        key, k_act, k_env = jax.random.split(key, 3)
-        out = act(training.params, training.obs_stats, observation, k_act)
-        env_state, ts = world.batch_step(env_state, out.action, k_env, autoreset=True)
-        done = ts.step_type == LAST
-        episode_return = episode_return + ts.reward
-        transition = {
-            "features": observation["features"], "mask": out.mask, "action": out.action,
-            "log_prob": out.log_prob, "value": out.value, "reward": ts.reward, "done": done,
-            "finished_return": jnp.where(done, episode_return, 0.0),
-            "finished_gain": jnp.where(done, ts.extras["metrics"]["gain"], 0.0),
-            "violations": jnp.sum(ts.extras["violations"], axis=-1),
-        }
-        episode_return = jnp.where(done, 0.0, episode_return)
-        return (training, env_state, ts.observation, episode_return, key), transition
+    def act_with_value(training, observation, key):
+        out = act(training.params, training.obs_stats, observation, key)
+        return out.action, {"mask": out.mask, "log_prob": out.log_prob, "value": out.value}
+
+    rollout = world_rollout(world, act_with_value, trainer.rollout_length)
 
     def one_update(runner: RunnerState, _):
-        carry = (runner.training, runner.env_state, runner.observation, runner.episode_return,
-                 runner.key)
-        carry, traj = jax.lax.scan(env_step, carry, None, length=trainer.rollout_length)
-        training, env_state, observation, episode_return, key = carry
+        carry = (runner.env_state, runner.observation, runner.episode_return, runner.key)
+        carry, traj = rollout(carry, runner.training)
+        env_state, observation, episode_return, key = carry
+        training = runner.training
         bootstrap = value_of(networks, config.ppo, training.params, training.obs_stats,
                              observation["features"])
         batch = Batch(traj["features"], traj["mask"], traj["action"], traj["log_prob"],
                       traj["value"], traj["reward"], traj["done"], bootstrap)
         training, metrics = update(training, batch)
-        metrics.update({
-            "seasons_finished": jnp.sum(traj["done"]),
-            "return_sum": jnp.sum(traj["finished_return"]),
-            "gain_sum": jnp.sum(traj["finished_gain"]),
-            "violations": jnp.sum(traj["violations"]),
-            "reward_per_day": jnp.mean(traj["reward"]),
-        })
+        metrics.update(season_metrics(traj))
         return RunnerState(training, env_state, observation, episode_return, key), metrics
 
     def chunk(runner: RunnerState):
         runner, metrics = jax.lax.scan(one_update, runner, None, length=trainer.updates_per_call)
-        sums = {k: jnp.sum(metrics[k]) for k in ("seasons_finished", "return_sum", "gain_sum",
-                                                  "violations")}
-        means = {k: jnp.mean(v) for k, v in metrics.items() if k not in sums}
-        return runner, {**means, **sums}
+        return runner, aggregate(metrics)
 
     return jax.jit(chunk)
+
+
+def ppo_setup(config: TrainConfig) -> AgentSetup:
+    world, networks, optimizer, update, act, _ = make_components(config)
+    t = config.trainer
+    return AgentSetup(
+        init_training=lambda key: init_training_state(key, networks, optimizer,
+                                                      world.num_features),
+        init_runner=lambda training, key: init_runner(config, world, training, key),
+        chunk=make_train_chunk(config, world, networks, update, act),
+        policy=lambda training, greedy=True: make_policy(networks, config.ppo, training.params,
+                                                         training.obs_stats, greedy),
+        steps_per_call=t.steps_per_update * t.updates_per_call, runner_env_steps=0)
+
+
+def make_agent(config: TrainConfig) -> AgentSetup:
+    """The learner of `config.agent`, set up for the jitted trainer."""
+    if config.agent == "mpo":
+        from coachrl.training.anakin_mpo import mpo_setup
+
+        return mpo_setup(config)
+    return ppo_setup(config)
 
 
 def _season_stats(metrics: dict[str, Any]) -> dict[str, float]:
@@ -141,13 +210,12 @@ def _season_stats(metrics: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def evaluate_policy(config: TrainConfig, networks, training: TrainingState,
-                    num_athletes: int | None = None, seed: int | None = None) -> dict[str, float]:
-    """Mean held-out outcomes of the greedy policy (the evaluation harness, no baselines)."""
+def evaluate_policy(config: TrainConfig, policy: Policy, num_athletes: int | None = None,
+                    seed: int | None = None) -> dict[str, float]:
+    """Mean held-out outcomes of `policy` (the evaluation harness, no baselines)."""
     from coachrl.evaluation import evaluate
 
-    policy = make_policy(networks, config.ppo, training.params, training.obs_stats)
-    result = evaluate({"ppo": policy}, config.world,
+    result = evaluate({policy.name: policy}, config.world,
                       num_athletes or config.trainer.eval_athletes, config.trainer.eval_days,
                       seed=config.seed + 1 if seed is None else seed)
     means = result.metrics.mean(numeric_only=True)
@@ -156,15 +224,21 @@ def evaluate_policy(config: TrainConfig, networks, training: TrainingState,
 
 def train(config: TrainConfig, workdir: str | Path, resume: bool = False,
           logger: Logger | None = None, show_progress: bool | None = None,
-          evaluate_at_end: bool = True) -> TrainResult:
-    """Trains the coach of `config` in `workdir` (logs, checkpoints); resumes if asked."""
+          evaluate_at_end: bool = True,
+          stop_when: Callable[[dict[str, float]], bool] | None = None) -> TrainResult:
+    """Trains the coach of `config` in `workdir` (logs, checkpoints); resumes if asked.
+
+    `stop_when(evaluation)` is asked after each periodic held-out evaluation and ends
+    training early when it returns True (benchmarks stop at a target score).
+    """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     trainer = config.trainer
-    world, networks, optimizer, update, act, total_updates = make_components(config)
+    agent = make_agent(config)
+    total_calls = max(1, math.ceil(trainer.total_env_steps / agent.steps_per_call))
     key = jax.random.PRNGKey(config.seed)
     k_init, k_runner = jax.random.split(key)
-    training = init_training_state(k_init, networks, optimizer, world.num_features)
+    training = agent.init_training(k_init)
     env_steps = updates = 0
     elapsed_before = 0.0
     if resume:
@@ -177,11 +251,12 @@ def train(config: TrainConfig, workdir: str | Path, resume: bool = False,
             print(f"resumed from update {updates} ({env_steps:,} athlete-days)", flush=True)
         else:
             print(f"no checkpoint in {workdir}: starting afresh", flush=True)
-    runner = init_runner(config, world, training, k_runner)
-    chunk = make_train_chunk(config, world, networks, update, act)
+    runner = agent.init_runner(training, k_runner)
+    env_steps += agent.runner_env_steps
     logger = logger or make_default_logger(workdir)
     budget_s = trainer.max_minutes * 60.0 if trainer.max_minutes > 0 else math.inf
-    steps_per_call = trainer.steps_per_update * trainer.updates_per_call
+    steps_per_call = agent.steps_per_call
+    calls = 0
     next_eval = (env_steps // trainer.eval_every_steps + 1) * trainer.eval_every_steps \
         if trainer.eval_every_steps else math.inf
     next_ckpt = (env_steps // trainer.checkpoint_every_steps + 1) * trainer.checkpoint_every_steps \
@@ -200,9 +275,11 @@ def train(config: TrainConfig, workdir: str | Path, resume: bool = False,
     # Without a bar (not a terminal), a status line every STATUS_EVERY_S seconds instead.
     next_status = STATUS_EVERY_S if bar.disable and show_progress is not False else math.inf
     try:
-        while updates < total_updates and time.perf_counter() - start < budget_s:
-            runner, metrics = chunk(runner)
+        while env_steps < trainer.total_env_steps and calls < total_calls \
+                and time.perf_counter() - start < budget_s:
+            runner, metrics = agent.chunk(runner)
             metrics = jax.device_get(metrics)
+            calls += 1
             updates += trainer.updates_per_call
             env_steps += steps_per_call
             seconds = time.perf_counter() - start
@@ -211,7 +288,7 @@ def train(config: TrainConfig, workdir: str | Path, resume: bool = False,
                        env_steps_per_s=(env_steps - start_steps) / max(seconds, 1e-9))
             row.update({f"eval_{name}": math.nan for name in EVAL_METRICS})
             if env_steps >= next_eval:
-                last_eval = evaluate_policy(config, networks, runner.training)
+                last_eval = evaluate_policy(config, agent.policy(runner.training))
                 row.update(last_eval)
                 next_eval += trainer.eval_every_steps
                 bar.write(f"[{env_steps:,} athlete-days] held-out gain "
@@ -231,6 +308,9 @@ def train(config: TrainConfig, workdir: str | Path, resume: bool = False,
             if env_steps >= next_ckpt:
                 checkpoint = save_training(workdir, runner.training, config, counters())
                 next_ckpt += trainer.checkpoint_every_steps
+            if stop_when is not None and math.isfinite(row["eval_gain_pct"]) \
+                    and stop_when(last_eval):
+                break
     except KeyboardInterrupt:
         bar.write("interrupted: writing a final checkpoint")
         raise
@@ -240,7 +320,7 @@ def train(config: TrainConfig, workdir: str | Path, resume: bool = False,
         checkpoint = save_training(workdir, runner.training, config, counters())
     seconds = time.perf_counter() - start
     if evaluate_at_end:
-        last_eval = evaluate_policy(config, networks, runner.training)
+        last_eval = evaluate_policy(config, agent.policy(runner.training))
         write_atomic(workdir / "final_eval.json", json.dumps(
             {"env_steps": env_steps, "updates": updates, **last_eval}, indent=2))
         print("held-out evaluation of the final coach: " + ", ".join(
@@ -248,5 +328,6 @@ def train(config: TrainConfig, workdir: str | Path, resume: bool = False,
     return TrainResult(runner.training, env_steps, updates, seconds, last_eval, checkpoint)
 
 
-__all__ = ["RunnerState", "TrainResult", "evaluate_policy", "init_runner", "make_components",
-           "make_train_chunk", "train"]
+__all__ = ["AgentSetup", "RunnerState", "TrainResult", "aggregate", "evaluate_policy",
+           "init_envs", "init_runner", "make_agent", "make_components", "make_train_chunk",
+           "season_metrics", "train", "world_rollout"]

@@ -1,7 +1,7 @@
-"""Training checkpoints and trained coaches: the glue between `coachrl.checkpoint` and PPO.
+"""Training checkpoints and trained coaches: glue between `coachrl.checkpoint` and the learners.
 
-A checkpoint holds the whole `TrainingState` (parameters, Adam state, running
-observation statistics, shuffling key, update count) and, in its metadata,
+A checkpoint holds the learner's whole `TrainingState` (parameters, optimiser
+states, running observation statistics, key, step count) and, in its metadata,
 the full run config, the step counters, the feature names and the action
 sizes. `load_coach` rebuilds the networks from that config and refuses a
 checkpoint whose features or actions differ from what this code computes.
@@ -15,10 +15,7 @@ from typing import Any, NamedTuple
 
 import jax
 
-from coachrl.agents.networks import Networks, make_policy_value_networks
 from coachrl.agents.policy import Policy
-from coachrl.agents.ppo.acting import make_policy
-from coachrl.agents.ppo.learning import TrainingState, init_training_state, make_optimizer
 from coachrl.checkpoint import (
     CheckpointError,
     latest_checkpoint,
@@ -33,7 +30,7 @@ from coachrl.training.config import TrainConfig
 KIND = "coachrl-coach"
 
 
-def save_training(workdir: str | os.PathLike[str], training: TrainingState, config: TrainConfig,
+def save_training(workdir: str | os.PathLike[str], training: Any, config: TrainConfig,
                   counters: dict[str, Any]) -> Path:
     """Writes a checkpoint of `training` with the config and `counters` (env_steps, updates)."""
     metadata = {
@@ -64,17 +61,16 @@ def check_compatible(metadata: dict[str, Any], config: TrainConfig, where: str) 
                               f"{config.agent!r}")
 
 
-def training_template(config: TrainConfig) -> tuple[Networks, TrainingState]:
-    """The networks of `config` and a freshly initialised state (the checkpoint's template)."""
-    networks = make_policy_value_networks(config.world.nvec, config.ppo.hidden_sizes)
-    total = max(1, config.trainer.total_env_steps // config.trainer.steps_per_update)
-    state = init_training_state(jax.random.PRNGKey(0), networks,
-                                make_optimizer(config.ppo, total), len(feature_names(config.world)))
-    return networks, state
+def training_template(config: TrainConfig):
+    """(the learner's setup, a freshly initialised state): the checkpoint's template."""
+    from coachrl.training.anakin import make_agent  # the trainer imports this module
+
+    agent = make_agent(config)
+    return agent, agent.init_training(jax.random.PRNGKey(0))
 
 
-def restore_training(workdir: str | os.PathLike[str], template: TrainingState,
-                     config: TrainConfig) -> tuple[TrainingState, dict[str, Any]] | None:
+def restore_training(workdir: str | os.PathLike[str], template: Any,
+                     config: TrainConfig) -> tuple[Any, dict[str, Any]] | None:
     """The newest checkpoint in `workdir` as (state, counters), or None if there is none."""
     path = latest_checkpoint(workdir)
     if path is None:
@@ -85,15 +81,14 @@ def restore_training(workdir: str | os.PathLike[str], template: TrainingState,
 
 
 class Coach(NamedTuple):
-    policy: Policy
+    policy: Policy  # the greedy policy, named after the agent ("ppo", "mpo")
     config: TrainConfig
-    networks: Networks
-    training: TrainingState
+    training: Any  # the learner's TrainingState
     metadata: dict[str, Any]
     path: Path
 
 
-def load_coach(path: str | os.PathLike[str], greedy: bool = True, name: str = "ppo") -> Coach:
+def load_coach(path: str | os.PathLike[str], greedy: bool = True) -> Coach:
     """A trained coach from a checkpoint (a workdir, its checkpoints/ or one checkpoint)."""
     resolved = latest_checkpoint(path)
     if resolved is None:
@@ -104,11 +99,11 @@ def load_coach(path: str | os.PathLike[str], greedy: bool = True, name: str = "p
     except ConfigError as error:
         raise CheckpointError(f"{resolved}: its config is not valid here: {error}") from None
     check_compatible(metadata, config, str(resolved))
-    networks, template = training_template(config)
+    agent, template = training_template(config)
     training, metadata = load_checkpoint(resolved, template)
     training = jax.device_put(training)
-    policy = make_policy(networks, config.ppo, training.params, training.obs_stats, greedy, name)
-    return Coach(policy, config, networks, training, metadata, resolved)
+    policy = agent.policy(training, greedy)
+    return Coach(policy, config, training, metadata, resolved)
 
 
 __all__ = ["Coach", "KIND", "check_compatible", "load_coach", "restore_training",

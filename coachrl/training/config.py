@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+from coachrl.agents.mpo.config import MPOConfig
 from coachrl.agents.ppo.config import PPOConfig
 from coachrl.schema import Section, load_config, param, require
 from coachrl.sim.config import WorldConfig
@@ -25,7 +26,8 @@ class AnakinConfig(Section):
 
     Attributes:
       num_envs: athletes stepped in parallel (the batch of every rollout).
-      rollout_length: days per athlete in each rollout (T); one update per rollout.
+      rollout_length: days per athlete in each rollout (T); PPO updates once per rollout,
+        MPO inserts the rollout into its replay and updates samples_per_insert-many times.
       total_env_steps: athlete-days to train for.
       max_minutes: wall-clock budget; training stops at whichever comes first (0: none).
       updates_per_call: updates fused into one jitted call between logs.
@@ -58,16 +60,18 @@ class TrainConfig(Section):
 
     Attributes:
       world: the simulated athlete world trained on (its reward weights included).
-      agent: which learner.
-      ppo: PPO's hyper-parameters.
+      agent: which learner ("ppo" or "mpo").
+      ppo: PPO's hyper-parameters (used when agent is "ppo").
+      mpo: MPO's hyper-parameters (used when agent is "mpo").
       trainer: the jitted trainer's settings.
       seed: master seed of the run.
       name: a label for logs and reports.
     """
 
     world: WorldConfig
-    agent: Literal["ppo"] = "ppo"
+    agent: Literal["ppo", "mpo"] = "ppo"
     ppo: PPOConfig = dataclasses.field(default_factory=PPOConfig)
+    mpo: MPOConfig = dataclasses.field(default_factory=MPOConfig)
     trainer: AnakinConfig = dataclasses.field(default_factory=AnakinConfig)
     seed: int = param(0, lo=0)
     name: str = "coach"
@@ -75,7 +79,7 @@ class TrainConfig(Section):
     def __post_init__(self) -> None:
         super().__post_init__()
         t = self.trainer
-        require(t.steps_per_update % self.ppo.num_minibatches == 0,
+        require(self.agent != "ppo" or t.steps_per_update % self.ppo.num_minibatches == 0,
                 f"ppo.num_minibatches: {self.ppo.num_minibatches} must divide "
                 f"trainer.num_envs x trainer.rollout_length ({t.steps_per_update})")
 

@@ -1,15 +1,16 @@
 """A single-process loop for any dm_env, on the same actor and learner pieces as Anakin.
 
-    agent = PPOAgent.for_env(env, PPOConfig(), rollout_length=128, seed=0)
+    agent = PPOAgent.for_env(env, PPOConfig(), rollout_length=128, total_steps=10**5)
+    # or MPOAgent.for_env(env, MPOConfig())
     EnvironmentLoop(env, agent).run(num_episodes=1000)
 
 In the spirit of Acme's `EnvironmentLoop`: the loop steps the environment and
 hands each transition to the agent; `PPOAgent` is the thin stateful shell
 around the pure PPO functions (`make_actor_step` to act, `make_update` to
-learn every `rollout_length` steps). Any dm_env with a discrete or
-multi-discrete action spec works: a `{features, action_mask}` observation (our
-`CoachEnv`) is used as it is; any other array observation is flattened into
-the features with every action allowed.
+learn every `rollout_length` steps); `MPOAgent` wraps MPO's with a replay.
+Any dm_env with a discrete or multi-discrete action spec works: a
+`{features, action_mask}` observation (our `CoachEnv`) is used as it is; any
+other array observation is flattened into the features with every action allowed.
 """
 
 from __future__ import annotations
@@ -24,10 +25,20 @@ import jax.numpy as jnp
 import numpy as np
 from dm_env import specs
 
-from coachrl.agents.networks import make_policy_value_networks
+from coachrl.agents.mpo.acting import make_actor_step as mpo_actor_step
+from coachrl.agents.mpo.config import MPOConfig
+from coachrl.agents.mpo.learning import (
+    Transition,
+    add_observations,
+    init_training_state,
+    make_optimizers,
+)
+from coachrl.agents.mpo.learning import make_update as mpo_update
+from coachrl.agents.networks import make_policy_critic_networks, make_policy_value_networks
 from coachrl.agents.ppo.acting import make_actor_step, value_of
 from coachrl.agents.ppo.config import PPOConfig
-from coachrl.agents.ppo.learning import Batch, init_training_state, make_optimizer, make_update
+from coachrl.agents.ppo.learning import Batch, make_optimizer, make_update
+from coachrl.agents.ppo.learning import init_training_state as ppo_init
 from coachrl.loggers import Logger
 
 
@@ -61,7 +72,7 @@ class PPOAgent:
         optimizer = make_optimizer(config, total_updates)
         key = jax.random.PRNGKey(seed)
         self._key, k_init = jax.random.split(key)
-        self.state = init_training_state(k_init, self.networks, optimizer, num_features)
+        self.state = ppo_init(k_init, self.networks, optimizer, num_features)
         self._act = jax.jit(make_actor_step(self.networks, config))
         self._update = jax.jit(make_update(self.networks, config, optimizer))
         self._value = jax.jit(lambda params, stats, f: value_of(self.networks, config, params,
@@ -74,12 +85,7 @@ class PPOAgent:
     def for_env(cls, env: dm_env.Environment, config: PPOConfig, rollout_length: int,
                 total_steps: int, seed: int = 0) -> PPOAgent:
         nvec = action_sizes(env.action_spec())
-        obs_spec = env.observation_spec()
-        if isinstance(obs_spec, dict) and "features" in obs_spec:
-            num_features = int(np.prod(obs_spec["features"].shape))
-        else:
-            num_features = int(np.prod(obs_spec.shape))
-        return cls(config, num_features, nvec, rollout_length,
+        return cls(config, _num_features(env.observation_spec()), nvec, rollout_length,
                    max(1, total_steps // rollout_length), seed)
 
     def select_action(self, observation: dict[str, np.ndarray]) -> np.ndarray:
@@ -111,6 +117,99 @@ class PPOAgent:
         self._buffer = []
 
 
+class MPOAgent:
+    """Acts with the current MPO policy; learns from a replay of n-step transitions.
+
+    The replay is a host-side (numpy) ring buffer; `samples_per_insert` sets how many
+    transitions are learned from per transition collected (one update of
+    `batch_size` every batch_size / samples_per_insert steps once the replay holds
+    `min_replay_size`).
+    """
+
+    def __init__(self, config: MPOConfig, num_features: int, nvec: tuple[int, ...],
+                 seed: int = 0):
+        self.config, self.nvec = config, nvec
+        self.networks = make_policy_critic_networks(nvec, config.hidden_sizes,
+                                                    config.critic_hidden_sizes)
+        optimizers = make_optimizers(config)
+        self._key, k_init = jax.random.split(jax.random.PRNGKey(seed))
+        self.state = init_training_state(k_init, self.networks, optimizers, config,
+                                         num_features)
+        self._act = jax.jit(mpo_actor_step(self.networks, config))
+        self._update = jax.jit(mpo_update(self.networks, config, optimizers))
+        self._add_observations = jax.jit(add_observations)
+        capacity, mask_size = config.replay_capacity, sum(nvec)
+        self._replay = Transition(
+            features=np.zeros((capacity, num_features), np.float32),
+            mask=np.zeros((capacity, mask_size), bool),
+            action=np.zeros((capacity, len(nvec)), np.int32),
+            returns=np.zeros((capacity,), np.float32),
+            bootstrap_discount=np.zeros((capacity,), np.float32),
+            next_features=np.zeros((capacity, num_features), np.float32),
+            next_mask=np.zeros((capacity, mask_size), bool))
+        self._size = self._index = 0
+        self._pending: dict[str, Any] | None = None
+        self._window: list[dict[str, Any]] = []  # the last n steps awaiting their n-step return
+        self._credit = 0.0
+        self._rng = np.random.default_rng(seed)
+        self.metrics: dict[str, float] = {}
+
+    @classmethod
+    def for_env(cls, env: dm_env.Environment, config: MPOConfig, seed: int = 0) -> MPOAgent:
+        nvec = action_sizes(env.action_spec())
+        return cls(config, _num_features(env.observation_spec()), nvec, seed)
+
+    def select_action(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        self._key, key = jax.random.split(self._key)
+        action = np.asarray(self._act(self.state.policy_params, self.state.obs_stats,
+                                      observation, key))
+        self._pending = {"features": observation["features"],
+                         "mask": observation["action_mask"], "action": action}
+        return action
+
+    def observe(self, reward: float, done: bool, next_observation: dict[str, np.ndarray]) -> None:
+        if self._pending is None:
+            raise RuntimeError("observe() called before select_action()")
+        self.state = self._add_observations(self.state, self._pending["features"][None])
+        self._window.append({**self._pending, "reward": float(reward)})
+        self._pending = None
+        n, gamma = self.config.n_step, self.config.discount
+        while self._window and (len(self._window) == n or done):
+            returns = sum(gamma ** k * step["reward"] for k, step in enumerate(self._window))
+            bootstrap = 0.0 if done else gamma ** len(self._window)
+            first = self._window.pop(0)
+            self._insert(first, returns, bootstrap, next_observation)
+        self._learn()
+
+    def _insert(self, step, returns, bootstrap, next_observation) -> None:
+        i = self._index
+        r = self._replay
+        r.features[i], r.mask[i], r.action[i] = step["features"], step["mask"], step["action"]
+        r.returns[i], r.bootstrap_discount[i] = returns, bootstrap
+        r.next_features[i] = next_observation["features"]
+        r.next_mask[i] = next_observation["action_mask"]
+        self._index = (i + 1) % len(r.returns)
+        self._size = min(self._size + 1, len(r.returns))
+
+    def _learn(self) -> None:
+        c = self.config
+        if self._size < c.min_replay_size:
+            return
+        self._credit += c.samples_per_insert / c.batch_size
+        while self._credit >= 1.0:
+            self._credit -= 1.0
+            rows = self._rng.integers(0, self._size, c.batch_size)
+            batch = Transition(*(field[rows] for field in self._replay))
+            self.state, metrics = self._update(self.state, batch)
+            self.metrics = {k: float(v) for k, v in metrics.items()}
+
+
+def _num_features(obs_spec: Any) -> int:
+    if isinstance(obs_spec, dict) and "features" in obs_spec:
+        return int(np.prod(obs_spec["features"].shape))
+    return int(np.prod(obs_spec.shape))
+
+
 def env_action(action: np.ndarray, spec: Any) -> Any:
     """The agent's int32[H] action in the environment's own form (a scalar for DiscreteArray)."""
     return int(action[0]) if isinstance(spec, specs.DiscreteArray) else action.astype(spec.dtype)
@@ -119,7 +218,8 @@ def env_action(action: np.ndarray, spec: Any) -> Any:
 class EnvironmentLoop:
     """Runs episodes of `env` with `agent`, reporting each episode's return and length."""
 
-    def __init__(self, env: dm_env.Environment, agent: PPOAgent, logger: Logger | None = None,
+    def __init__(self, env: dm_env.Environment, agent: PPOAgent | MPOAgent,
+                 logger: Logger | None = None,
                  on_episode: Callable[[dict[str, float]], None] | None = None):
         self.env, self.agent, self.logger, self.on_episode = env, agent, logger, on_episode
         self.steps = self.episodes = 0
@@ -153,4 +253,5 @@ class EnvironmentLoop:
         return [self.run_episode() for _ in range(num_episodes)]
 
 
-__all__ = ["EnvironmentLoop", "PPOAgent", "action_sizes", "as_observation", "env_action"]
+__all__ = ["EnvironmentLoop", "MPOAgent", "PPOAgent", "action_sizes", "as_observation",
+           "env_action"]
