@@ -36,8 +36,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eval_athletes", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", default=None, help="keep both runs here (default: temp)")
+    parser.add_argument("--target", type=float, nargs=2, default=None,
+                        metavar=("GAIN_PCT", "PPO_STEPS"),
+                        help="skip the PPO run: its final score and steps to reach it")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override an MPO run key (repeatable)")
+    parser.add_argument("--ppo_set", dest="ppo_overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a PPO run key (repeatable)")
     return parser.parse_args(argv)
 
 
@@ -45,7 +50,9 @@ def curve(workdir: Path) -> list[tuple[int, float]]:
     """(athlete-days, held-out gain) of every evaluation of a run, the final one included."""
     import pandas as pd
 
-    logs = pd.read_csv(workdir / "logs.csv")
+    path = workdir / "logs.csv"
+    logs = pd.read_csv(path) if path.exists() and path.stat().st_size else pd.DataFrame(
+        {"env_steps": [], "eval_gain_pct": []})
     points = [(int(r.env_steps), float(r.eval_gain_pct))
               for r in logs.dropna(subset=["eval_gain_pct"]).itertuples()]
     final = workdir / "final_eval.json"
@@ -67,15 +74,18 @@ def run(args: argparse.Namespace, root: Path) -> dict:
     common = [f"seed={args.seed}", "trainer.max_minutes=0", "trainer.checkpoint_every_steps=0",
               f"trainer.eval_athletes={args.eval_athletes}"]
     start = time.perf_counter()
-    ppo = load_train_config(CONFIG_DIR / "ppo.yaml", [
-        *common, f"trainer.total_env_steps={args.ppo_steps}",
-        f"trainer.eval_every_steps={max(1, args.ppo_steps // 5)}"])
-    print(f"[sample efficiency] PPO for {args.ppo_steps:,} athlete-days", file=sys.stderr,
-          flush=True)
-    train(ppo, root / "ppo", show_progress=False)
-    ppo_curve = curve(root / "ppo")
-    target = ppo_curve[-1][1]
-    ppo_steps = first_reaching(ppo_curve, target)
+    if args.target is None:
+        ppo = load_train_config(CONFIG_DIR / "ppo.yaml", [
+            *common, f"trainer.total_env_steps={args.ppo_steps}",
+            f"trainer.eval_every_steps={max(1, args.ppo_steps // 5)}", *args.ppo_overrides])
+        print(f"[sample efficiency] PPO for {args.ppo_steps:,} athlete-days", file=sys.stderr,
+              flush=True)
+        train(ppo, root / "ppo", show_progress=False)
+        ppo_curve = curve(root / "ppo")
+        target = ppo_curve[-1][1]
+        ppo_steps = first_reaching(ppo_curve, target)
+    else:
+        ppo_curve, target, ppo_steps = [], args.target[0], int(args.target[1])
     ppo_s = time.perf_counter() - start
     cap = args.mpo_max_steps or max(1, ppo_steps // 5)
     print(f"[sample efficiency] target: held-out gain {target:+.3f} % (PPO reached it at "

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from coachrl.config import default_world_config
 
@@ -171,3 +172,37 @@ def test_bench_bsuite_prints_a_score():
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert 0.0 <= report["score"] <= 1.0 and report["env_steps_per_s"] > 0
     assert report["episodes"] == 20 and report["steps"] == 180  # catch: 9 steps an episode
+
+
+SE_TINY = ["trainer.num_envs=4", "trainer.rollout_length=4", "trainer.updates_per_call=1",
+           "trainer.eval_days=14"]
+SE_MPO = [x for item in [*SE_TINY, "mpo.hidden_sizes=[8]", "mpo.critic_hidden_sizes=[8]",
+                         "mpo.n_step=2", "mpo.batch_size=8", "mpo.min_replay_size=8",
+                         "mpo.replay_capacity=64", "mpo.num_samples=2"]
+          for x in ("--set", item)]
+
+
+def test_bench_sample_efficiency_against_a_given_target(tmp_path):
+    result = run_script("bench_sample_efficiency.py", "--target", "-100", "1000",
+                        "--mpo_eval_every", "16", "--eval_athletes", "2",
+                        "--workdir", str(tmp_path / "se"), *SE_MPO)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["target_gain_pct"] == -100 and report["ppo_env_steps_to_target"] == 1000
+    assert report["mpo_max_steps"] == 200 and report["meets_target"]  # any gain beats -100 %
+    assert report["mpo_env_steps_to_target"] == report["mpo_curve"][0][0]
+
+
+@pytest.mark.slow
+def test_bench_sample_efficiency_prints_json_last(tmp_path):
+    ppo = [x for item in [*SE_TINY, "ppo.hidden_sizes=[8]", "ppo.num_minibatches=2"]
+           for x in ("--ppo_set", item)]
+    result = run_script("bench_sample_efficiency.py", "--ppo_steps", "32", "--mpo_eval_every",
+                        "16", "--mpo_max_steps", "48", "--eval_athletes", "2",
+                        "--workdir", str(tmp_path / "se"), *ppo, *SE_MPO, timeout=240)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    for key in ("target_gain_pct", "ppo_env_steps_to_target", "mpo_env_steps_to_target"):
+        assert key in report
+    assert report["ppo_env_steps_to_target"] <= 32 and report["ppo_curve"]
+    assert report["mpo_curve"] and report["mpo_max_steps"] == 48
