@@ -176,3 +176,19 @@ def test_mpo_agent_learns_a_trivial_dm_env_task():
     agent = MPOAgent.for_env(env, config, seed=0)
     results = EnvironmentLoop(env, agent).run(150)
     assert np.mean([r["episode_return"] for r in results[-20:]]) > 4.0
+
+
+def test_training_configs_load_and_check_cross_field_rules():
+    from coachrl.config import CONFIG_DIR, ConfigError
+    from coachrl.training.config import load_train_config
+
+    ppo = load_train_config(CONFIG_DIR / "ppo.yaml")
+    mpo = load_train_config(CONFIG_DIR / "mpo.yaml")
+    assert (ppo.agent, mpo.agent) == ("ppo", "mpo")
+    assert ppo.trainer.steps_per_update % ppo.ppo.num_minibatches == 0
+    with pytest.raises(ConfigError, match="mpo.n_step: 40 must be <= trainer.rollout_length"):
+        load_train_config(CONFIG_DIR / "mpo.yaml", ["mpo.n_step=40"])
+    with pytest.raises(ConfigError, match="num_minibatches"):
+        load_train_config(CONFIG_DIR / "ppo.yaml", ["ppo.num_minibatches=7"])
+    with pytest.raises(ConfigError, match="agent"):
+        load_train_config(CONFIG_DIR / "ppo.yaml", ["agent=dqn"])

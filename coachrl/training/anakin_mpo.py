@@ -22,7 +22,6 @@ from coachrl.agents.mpo.learning import (
     make_update,
 )
 from coachrl.agents.networks import make_policy_critic_networks
-from coachrl.schema import ConfigError
 from coachrl.sim.world import AthleteWorld
 from coachrl.training import replay as replay_lib
 from coachrl.training.anakin import (
@@ -61,10 +60,7 @@ def transitions(previous: dict, current: dict, last_observation: dict, discount:
 
 
 def mpo_setup(config: TrainConfig) -> AgentSetup:
-    mpo, trainer = config.mpo, config.trainer
-    if mpo.n_step > trainer.rollout_length:
-        raise ConfigError(f"mpo.n_step: {mpo.n_step} must be <= trainer.rollout_length "
-                          f"({trainer.rollout_length})")
+    mpo, trainer = config.mpo, config.trainer  # TrainConfig checks n_step <= rollout_length
     world = AthleteWorld(config.world)
     networks = make_policy_critic_networks(world.nvec, mpo.hidden_sizes,
                                            mpo.critic_hidden_sizes)

@@ -79,6 +79,9 @@ class TrainConfig(Section):
     def __post_init__(self) -> None:
         super().__post_init__()
         t = self.trainer
+        require(self.agent != "mpo" or self.mpo.n_step <= t.rollout_length,
+                f"mpo.n_step: {self.mpo.n_step} must be <= trainer.rollout_length "
+                f"({t.rollout_length})")
         require(self.agent != "ppo" or t.steps_per_update % self.ppo.num_minibatches == 0,
                 f"ppo.num_minibatches: {self.ppo.num_minibatches} must divide "
                 f"trainer.num_envs x trainer.rollout_length ({t.steps_per_update})")
