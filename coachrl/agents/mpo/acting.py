@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from coachrl.agents import distributions as dist
+from coachrl.agents.acting import masked_policy
 from coachrl.agents.mpo.config import MPOConfig
 from coachrl.agents.mpo.learning import observe
 from coachrl.agents.networks import PolicyCritic, head_mask
@@ -26,15 +27,10 @@ def make_actor_step(networks: PolicyCritic, config: MPOConfig):
 def make_policy(networks: PolicyCritic, config: MPOConfig, policy_params,
                 obs_stats: RunningStats, greedy: bool = True, name: str = "mpo") -> Policy:
     """A `Policy` of fixed parameters: the most likely allowed action (or a sample)."""
-
-    def step(state, observation, key):
-        logits = networks.policy_apply(policy_params,
-                                       observe(config, obs_stats, observation["features"]))
-        mask = head_mask(observation["action_mask"], networks.nvec)
-        action = dist.mode(logits, mask) if greedy else dist.sample(key, logits, mask)
-        return action.astype(jnp.int32), state
-
-    return Policy(name, lambda key: (), step)
+    return masked_policy(
+        lambda features: networks.policy_apply(policy_params,
+                                               observe(config, obs_stats, features)),
+        networks.nvec, greedy, name)
 
 
 __all__ = ["make_actor_step", "make_policy"]

@@ -7,6 +7,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 
 from coachrl.agents import distributions as dist
+from coachrl.agents.acting import masked_policy
 from coachrl.agents.networks import Networks, head_mask
 from coachrl.agents.normalization import RunningStats
 from coachrl.agents.policy import Policy
@@ -36,14 +37,9 @@ def make_actor_step(networks: Networks, config: PPOConfig):
 def make_policy(networks: Networks, config: PPOConfig, params, obs_stats: RunningStats,
                 greedy: bool = True, name: str = "ppo") -> Policy:
     """A `Policy` of fixed parameters: the most likely allowed action (or a sample)."""
-
-    def step(state, observation, key):
-        out = networks.apply(params, observe(config, obs_stats, observation["features"]))
-        mask = head_mask(observation["action_mask"], networks.nvec)
-        action = dist.mode(out.logits, mask) if greedy else dist.sample(key, out.logits, mask)
-        return action.astype(jnp.int32), state
-
-    return Policy(name, lambda key: (), step)
+    return masked_policy(
+        lambda features: networks.apply(params, observe(config, obs_stats, features)).logits,
+        networks.nvec, greedy, name)
 
 
 def value_of(networks: Networks, config: PPOConfig, params, obs_stats, features):
