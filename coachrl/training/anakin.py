@@ -1,13 +1,15 @@
-"""The jitted single-machine trainer: rollouts and PPO updates in one `lax.scan`.
+"""The jitted single-machine trainer: rollouts and learner updates in one `lax.scan`.
 
     result = train(load_train_config("configs/ppo.yaml"), workdir="runs/ppo")
 
 Anakin (Hessel et al. 2021, "Podracer architectures"; PureJaxRL): the batch of
 athletes (`world.batch_step`, seasons restarting with new athletes), the
-policy's sampling, GAE and the epochs of minibatch updates all live in one
-jitted function that runs `updates_per_call` updates. The Python loop around it
-only logs (CSV, TensorBoard, terminal), evaluates the greedy policy on held-out
-athletes through the evaluation harness, and writes checkpoints.
+policy's sampling and the learner's updates (PPO: GAE and epochs of minibatch
+updates, here; MPO: replay and many updates per rollout, `anakin_mpo.py`) all
+live in one jitted function that runs `updates_per_call` iterations. A learner
+plugs in through `AgentSetup`. The Python loop around it only logs (CSV,
+TensorBoard, terminal), evaluates the greedy policy on held-out athletes
+through the evaluation harness, and writes checkpoints.
 """
 
 from __future__ import annotations
