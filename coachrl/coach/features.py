@@ -1,0 +1,93 @@
+"""A real athlete's log -> the SAME history, features and safety mask the simulator uses.
+
+    days = store.days("runner")
+    history = history_from_log(days, config, initial_ctl=40.0, today=this_morning)
+    observation = observe(history, config)   # {features, action_mask}, as in simulation
+
+A logged day becomes a `DailyRecord` (`record_of`): missing readings are NaN; the
+day's sessions are summed (minutes and TSS) under the type of the hardest one;
+habits are listed in the world config's order, 0 when not logged. Days missing
+from the log between two logged days count as empty days (nothing worn, nothing
+done). The history is folded with the simulator's own `update_history`, and today's
+morning (readings synced, nothing trained yet) with `observe_morning`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Sequence
+
+import jax
+import numpy as np
+
+from coachrl.coach.store import LoggedDay
+from coachrl.sim.config import WorldConfig
+from coachrl.sim.features import History, init_history, observe_morning, update_history
+from coachrl.sim.record import DailyRecord, empty_record
+from coachrl.sim.sessions import INTENSITY_FACTORS, SESSION_NAMES, tss
+
+
+def _nan(value: float | None) -> np.float32:
+    return np.float32(np.nan if value is None else value)
+
+
+def record_of(day: LoggedDay, config: WorldConfig, morning_only: bool = False,
+              days_to_race: int = -1) -> DailyRecord:
+    """The `DailyRecord` of a logged day (its morning part only, if asked)."""
+    base = empty_record(config.num_habits, days_to_race)
+    record = base._replace(
+        hrv_ms=_nan(day.hrv_ms), rhr_bpm=_nan(day.rhr_bpm), sleep_h=_nan(day.sleep_h),
+        sleep_eff=_nan(day.sleep_eff), recovery=_nan(day.recovery),
+        ill=np.bool_(day.ill), injured=np.bool_(day.injured))
+    if morning_only:
+        return record
+    done = [(SESSION_NAMES.index(kind), minutes) for kind, minutes, _ in day.sessions
+            if minutes > 0 and kind != "rest"]
+    if done:
+        record = record._replace(
+            session=np.int32(max(index for index, _ in done)),
+            minutes=np.float32(sum(m for _, m in done)),
+            tss=np.float32(sum(tss(m, INTENSITY_FACTORS[index]) for index, m in done)))
+    habits = [day.habits.get(h.name, 0.0) for h in config.habits.items]
+    return record._replace(habits=np.asarray(habits, np.float32),
+                           benchmark=_nan(day.benchmark_w))
+
+
+def with_gaps_filled(days: Sequence[LoggedDay]) -> list[LoggedDay]:
+    """`days` (chronological) with an empty day for every date missing between them."""
+    filled: list[LoggedDay] = []
+    for day in days:
+        while filled and filled[-1].date + dt.timedelta(days=1) < day.date:
+            filled.append(LoggedDay(filled[-1].date + dt.timedelta(days=1)))
+        if filled and day.date <= filled[-1].date:
+            raise ValueError(f"{day.date}: the log is not in date order (after "
+                             f"{filled[-1].date})")
+        filled.append(day)
+    return filled
+
+
+@functools.lru_cache(maxsize=8)
+def _folders(config: WorldConfig):
+    return (jax.jit(lambda h, r: update_history(h, r, config)),
+            jax.jit(lambda h, r: observe_morning(h, r, config)))
+
+
+def history_from_log(days: Sequence[LoggedDay], config: WorldConfig, initial_ctl: float = 0.0,
+                     today: LoggedDay | None = None, days_to_race: int = -1) -> History:
+    """The history after every complete logged day, then this morning's readings (if any).
+
+    `initial_ctl` warm-starts the load history of an athlete whose log starts today
+    (as the simulator does for a new season).
+    """
+    update, morning = _folders(config)
+    history = init_history(config, initial_ctl)
+    for day in with_gaps_filled(days):
+        history = update(history, record_of(day, config))
+    if today is not None:
+        history = morning(history, record_of(today, config, morning_only=True, days_to_race=
+                                             days_to_race))
+    return history
+
+
+__all__ = ["history_from_log", "record_of", "with_gaps_filled"]
