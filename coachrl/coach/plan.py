@@ -1,0 +1,157 @@
+"""Today's plan from a coach: session, minutes, zones, structured steps, habits, reasons.
+
+    history = history_from_log(days, config, initial_ctl, today=this_morning)
+    plan = make_plan(coach.policy, config, history, athlete, date)
+    week = outlook(coach.policy, config, history, athlete, date, days=7)
+
+The observation is the SHARED one (`coachrl.sim.safety.observe`: the simulator's
+features and safety mask), so the coach can only choose allowed sessions; the
+reasons name the readings behind the day and every safety rule that fired, in
+the shared wording (`coachrl.sim.safety.reasons`). Target zones come from the
+athlete's own thresholds and the session catalogue's zones (`coachrl.sim.sessions`).
+The outlook rolls the plan forward assuming each day is done as planned and no
+new readings arrive (readings are forward-filled, then treated as missing).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+import jax
+import numpy as np
+
+from coachrl.agents.policy import Policy
+from coachrl.coach.store import Athlete
+from coachrl.sim.config import WorldConfig
+from coachrl.sim.features import History, log_day, observe_morning, readiness
+from coachrl.sim.record import empty_record
+from coachrl.sim.safety import RULE_NAMES, observe, reasons, safety_mask
+from coachrl.sim.sessions import INTENSITY_FACTORS, REST, SESSION_TYPES, tss
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    name: str  # warm-up, main set, interval, recovery, cool-down
+    minutes: float
+    target: str  # the zone in the athlete's terms, e.g. "150-190 W" or "60-68 % of max HR"
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    date: dt.date
+    session: str  # a session type name
+    label: str
+    minutes: float
+    load_tss: float
+    steps: tuple[Step, ...]
+    habits: dict[str, str]  # habit name -> "8.0 h in bed"
+    reasons: tuple[str, ...]
+    rules: tuple[str, ...]  # the safety rules that fired today
+    action: tuple[int, ...]  # the coach's action: session, duration bucket, habit levels
+
+    def to_json(self) -> dict[str, Any]:
+        return {"date": self.date.isoformat(), "session": self.session, "label": self.label,
+                "minutes": self.minutes, "load_tss": round(self.load_tss, 1),
+                "steps": [dataclasses.asdict(s) for s in self.steps], "habits": self.habits,
+                "reasons": list(self.reasons), "rules": list(self.rules),
+                "action": list(self.action)}
+
+
+def zone(session: int, athlete: Athlete | None, fraction: tuple[float, float] | None = None
+         ) -> str:
+    """The session's zone (or `fraction` of threshold) in the athlete's own units."""
+    s = SESSION_TYPES[session]
+    if s.name == "strength":
+        return f"RPE {s.rpe:g}"
+    power = fraction or s.power_zone
+    if athlete is not None and athlete.threshold_power_w:
+        ftp = athlete.threshold_power_w
+        return f"{power[0] * ftp:.0f}-{power[1] * ftp:.0f} W"
+    heart = fraction or s.hr_zone
+    if athlete is not None and athlete.threshold_hr:
+        lthr = athlete.threshold_hr
+        return f"{heart[0] * lthr:.0f}-{heart[1] * lthr:.0f} bpm"
+    return f"{power[0]:.0%}-{power[1]:.0%} of threshold power (RPE {s.rpe:g})"
+
+
+_EASY = (0.45, 0.55)  # warm-up, cool-down and interval recoveries: fraction of threshold
+
+
+def workout_steps(session: int, minutes: float, athlete: Athlete | None) -> tuple[Step, ...]:
+    """Warm-up ramp, main set (intervals for HIIT), cool-down."""
+    if session == REST or minutes <= 0:
+        return ()
+    name = SESSION_TYPES[session].name
+    warm = round(minutes * (0.2 if name in ("tempo", "hiit") else 0.1))
+    cool = round(minutes * 0.1)
+    main = minutes - warm - cool
+    easy = zone(session, athlete, _EASY) if name != "strength" else "easy mobility"
+    steps = [Step("warm-up (ramp)", warm, easy)]
+    if name == "hiit":
+        reps = max(1, int(main // 6))
+        for i in range(reps):
+            steps += [Step(f"interval {i + 1}/{reps}", 3.0, zone(session, athlete)),
+                      Step("recovery", 3.0, easy)]
+        cool += main - 6 * reps
+    else:
+        steps.append(Step("main set", main, zone(session, athlete)))
+    steps.append(Step("cool-down", cool, easy))
+    return tuple(s for s in steps if s.minutes > 0)
+
+
+def _reading_reasons(history: History, config: WorldConfig) -> list[str]:
+    r = readiness(history, config)
+    out = []
+    if not np.isnan(r.hrv_ln) and bool(r.hrv_trusted):
+        z = float((r.hrv_ln - r.hrv_mean) / r.hrv_sd)
+        out.append(f"HRV {abs(z):.1f} SD {'below' if z < 0 else 'above'} your 60-day normal")
+    recovery = float(r.filled[4])
+    if not np.isnan(recovery):
+        out.append(f"recovery {recovery:.0f}/100")
+    out.append(f"form (TSB) {float(r.tsb):+.0f}, acute:chronic load {float(r.acwr):.2f}")
+    if bool(r.missing[0]):
+        out.append("no HRV reading today: judged on the days before")
+    return out
+
+
+def make_plan(policy: Policy, config: WorldConfig, history: History, athlete: Athlete | None,
+              date: dt.date, key: jax.Array | None = None) -> Plan:
+    """Today's plan from the coach `policy` for the morning `history`."""
+    observation = observe(history, config)
+    action, _ = jax.jit(policy.step)(policy.init(jax.random.PRNGKey(0)), observation,
+                                     key if key is not None else jax.random.PRNGKey(0))
+    action = np.asarray(action)
+    session, minutes = int(action[0]), float(config.actions.durations_min[int(action[1])])
+    minutes = 0.0 if session == REST else minutes
+    fired = np.asarray(safety_mask(history, config).rules)
+    habits = {h.name: f"{h.levels[int(level)]:g} {h.unit}"
+              for h, level in zip(config.habits.items, action[2:])}
+    return Plan(date=date, session=SESSION_TYPES[session].name,
+                label=SESSION_TYPES[session].label, minutes=minutes,
+                load_tss=float(tss(minutes, INTENSITY_FACTORS[session])),
+                steps=workout_steps(session, minutes, athlete), habits=habits,
+                reasons=tuple(_reading_reasons(history, config) + reasons(fired, config)),
+                rules=tuple(name for name, f in zip(RULE_NAMES, fired) if f),
+                action=tuple(int(a) for a in action))
+
+
+def outlook(policy: Policy, config: WorldConfig, history: History, athlete: Athlete | None,
+            date: dt.date, days: int = 7) -> list[Plan]:
+    """Today's plan and the next days', each assuming the days before go as planned."""
+    plans = []
+    for i in range(days):
+        plan = make_plan(policy, config, history, athlete, date + dt.timedelta(days=i))
+        plans.append(plan)
+        habits = np.asarray([h.levels[level] for h, level in
+                             zip(config.habits.items, plan.action[2:])], np.float32)
+        done = empty_record(config.num_habits)._replace(
+            session=np.int32(plan.action[0]), minutes=np.float32(plan.minutes),
+            tss=np.float32(plan.load_tss), habits=habits)
+        history = observe_morning(log_day(history, done, config),
+                                  empty_record(config.num_habits), config)
+    return plans
+
+
+__all__ = ["Plan", "Step", "make_plan", "outlook", "workout_steps", "zone"]
