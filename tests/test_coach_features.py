@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from coachrl.agents.baselines import make_baseline
-from coachrl.coach.features import history_from_log, record_of, with_gaps_filled
+from coachrl.coach.features import history_from_log, logged_day, record_of, with_gaps_filled
 from coachrl.coach.store import LoggedDay, open_store
 from coachrl.config import default_world_config
 from coachrl.evaluation import evaluation_config
@@ -17,22 +17,6 @@ from coachrl.sim.world import AthleteWorld
 
 CONFIG = evaluation_config(default_world_config(), 45, race_probability=0.0)
 START = dt.date(2026, 1, 5)
-
-
-def logged(record, date) -> LoggedDay:
-    """What an athlete would log for a simulated day (the observable record only)."""
-    def reading(x):
-        return None if np.isnan(x) else float(x)
-
-    sessions = ((SESSION_NAMES[int(record.session)], float(record.minutes), None),) \
-        if float(record.minutes) > 0 else ()
-    return LoggedDay(
-        date, hrv_ms=reading(record.hrv_ms), rhr_bpm=reading(record.rhr_bpm),
-        sleep_h=reading(record.sleep_h), sleep_eff=reading(record.sleep_eff),
-        recovery=reading(record.recovery), ill=bool(record.ill), injured=bool(record.injured),
-        sessions=sessions,
-        habits={h.name: float(a) for h, a in zip(CONFIG.habits.items, record.habits)},
-        benchmark_w=reading(record.benchmark))
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +43,7 @@ def test_features_from_the_store_equal_the_simulators(simulated, tmp_path):
     initial_ctl, observations, records = simulated
     store = open_store(f"sqlite:///{tmp_path}/parity.db")
     store.add_athlete("sim")
-    store.log_days("sim", [logged(r, START + dt.timedelta(days=i))
+    store.log_days("sim", [logged_day(r, START + dt.timedelta(days=i), CONFIG)
                            for i, r in enumerate(records)], source="simulator")
     days = store.days("sim")
     assert len(days) == len(records)

@@ -206,3 +206,53 @@ def test_bench_sample_efficiency_prints_json_last(tmp_path):
         assert key in report
     assert report["ppo_env_steps_to_target"] <= 32 and report["ppo_curve"]
     assert report["mpo_curve"] and report["mpo_max_steps"] == 48
+
+
+def load_script(name: str):
+    """A script in scripts/ as a module (to call its main() in this process)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"),
+                                                  ROOT / "scripts" / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_demo_log_then_daily_inference(tmp_path, capsys):
+    from coachrl.training.anakin import train
+    from coachrl.training.config import load_train_config
+
+    config = load_train_config(ROOT / "configs" / "ppo.yaml", TINY_TRAIN[1::2])
+    train(config, tmp_path / "coach", show_progress=False, evaluate_at_end=False)
+    db = f"sqlite:///{tmp_path}/coach.db"
+    made = run_script("make_demo_log.py", "--db", db, "--days", "20", "--end", "2026-03-01")
+    assert made.returncode == 0, made.stderr
+    assert "logged 20 new days" in made.stdout
+    ics, workout = tmp_path / "week.ics", tmp_path / "workout.json"
+    args = ["--checkpoint", str(tmp_path / "coach"), "--athlete", "demo", "--db", db,
+            "--date", "2026-03-01"]
+    result = run_script("daily_inference.py", *args, "--format", "json", "--ics", str(ics),
+                        "--workout-file", str(workout))
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout.strip().splitlines()[-1])
+    for key in ("date", "session", "minutes", "steps", "habits", "reasons", "outlook"):
+        assert key in plan
+    assert plan["date"] == "2026-03-01" and len(plan["outlook"]) == 6
+    text = ics.read_text()
+    assert text.startswith("BEGIN:VCALENDAR") and text.count("BEGIN:VEVENT") == 7
+    assert json.loads(workout.read_text())["date"] == "2026-03-01"
+    daily = load_script("daily_inference.py")  # in-process from here on: faster
+    assert daily.main(args) == 0  # the same date again: the plan is replaced
+
+    from coachrl.coach.store import open_store
+    with open_store(db) as store:
+        assert len(store.days("demo")) == 20  # logged data untouched
+        assert store.plan("demo", __import__("datetime").date(2026, 3, 1))["date"] == \
+            "2026-03-01"
+    assert daily.main(["--checkpoint", str(tmp_path / "coach"), "--athlete", "nobody",
+                       "--db", db]) == 2
+    assert "unknown athlete 'nobody'" in capsys.readouterr().err
+    assert daily.main(["--checkpoint", str(tmp_path / "none"), "--athlete", "demo",
+                       "--db", db]) == 2
+    assert "--checkpoint" in capsys.readouterr().err

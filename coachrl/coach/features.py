@@ -54,6 +54,23 @@ def record_of(day: LoggedDay, config: WorldConfig, morning_only: bool = False,
                            benchmark=_nan(day.benchmark_w))
 
 
+def logged_day(record: DailyRecord, date: dt.date, config: WorldConfig) -> LoggedDay:
+    """What an athlete logs for a simulated day (its observable record): the inverse of
+    `record_of`, used by the demo log and the parity tests."""
+    def reading(x) -> float | None:
+        return None if np.isnan(x) else float(x)
+
+    minutes = float(record.minutes)
+    sessions = ((SESSION_NAMES[int(record.session)], minutes, None),) if minutes > 0 else ()
+    return LoggedDay(
+        date, hrv_ms=reading(record.hrv_ms), rhr_bpm=reading(record.rhr_bpm),
+        sleep_h=reading(record.sleep_h), sleep_eff=reading(record.sleep_eff),
+        recovery=reading(record.recovery), ill=bool(record.ill), injured=bool(record.injured),
+        sessions=sessions,
+        habits={h.name: float(a) for h, a in zip(config.habits.items, record.habits)},
+        benchmark_w=reading(record.benchmark))
+
+
 def with_gaps_filled(days: Sequence[LoggedDay]) -> list[LoggedDay]:
     """`days` (chronological) with an empty day for every date missing between them."""
     filled: list[LoggedDay] = []
@@ -90,4 +107,4 @@ def history_from_log(days: Sequence[LoggedDay], config: WorldConfig, initial_ctl
     return history
 
 
-__all__ = ["history_from_log", "record_of", "with_gaps_filled"]
+__all__ = ["history_from_log", "logged_day", "record_of", "with_gaps_filled"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from typing import Any
 
 import jax
@@ -106,7 +107,9 @@ def _reading_reasons(history: History, config: WorldConfig) -> list[str]:
     out = []
     if not np.isnan(r.hrv_ln) and bool(r.hrv_trusted):
         z = float((r.hrv_ln - r.hrv_mean) / r.hrv_sd)
-        out.append(f"HRV {abs(z):.1f} SD {'below' if z < 0 else 'above'} your 60-day normal")
+        which = "your last HRV reading is" if bool(r.missing[0]) else "HRV"
+        out.append(f"{which} {abs(z):.1f} SD {'below' if z < 0 else 'above'} your 60-day "
+                   "normal")
     recovery = float(r.filled[4])
     if not np.isnan(recovery):
         out.append(f"recovery {recovery:.0f}/100")
@@ -116,16 +119,25 @@ def _reading_reasons(history: History, config: WorldConfig) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=16)
+def _decide(policy: Policy, config: WorldConfig):
+    """jit(history, key -> (action, rules fired)): observation, mask and the coach's choice."""
+
+    def decide(history, key):
+        action, _ = policy.step(policy.init(key), observe(history, config), key)
+        return action, safety_mask(history, config).rules
+
+    return jax.jit(decide)
+
+
 def make_plan(policy: Policy, config: WorldConfig, history: History, athlete: Athlete | None,
               date: dt.date, key: jax.Array | None = None) -> Plan:
     """Today's plan from the coach `policy` for the morning `history`."""
-    observation = observe(history, config)
-    action, _ = jax.jit(policy.step)(policy.init(jax.random.PRNGKey(0)), observation,
-                                     key if key is not None else jax.random.PRNGKey(0))
-    action = np.asarray(action)
+    action, fired = _decide(policy, config)(history, key if key is not None
+                                            else jax.random.PRNGKey(0))
+    action, fired = np.asarray(action), np.asarray(fired)
     session, minutes = int(action[0]), float(config.actions.durations_min[int(action[1])])
     minutes = 0.0 if session == REST else minutes
-    fired = np.asarray(safety_mask(history, config).rules)
     habits = {h.name: f"{h.levels[int(level)]:g} {h.unit}"
               for h, level in zip(config.habits.items, action[2:])}
     return Plan(date=date, session=SESSION_TYPES[session].name,
@@ -135,6 +147,13 @@ def make_plan(policy: Policy, config: WorldConfig, history: History, athlete: At
                 reasons=tuple(_reading_reasons(history, config) + reasons(fired, config)),
                 rules=tuple(name for name, f in zip(RULE_NAMES, fired) if f),
                 action=tuple(int(a) for a in action))
+
+
+@functools.lru_cache(maxsize=16)
+def _next_morning(config: WorldConfig):
+    """jit(history, today's done record -> tomorrow morning's history, no readings)."""
+    return jax.jit(lambda history, done: observe_morning(
+        log_day(history, done, config), empty_record(config.num_habits), config))
 
 
 def outlook(policy: Policy, config: WorldConfig, history: History, athlete: Athlete | None,
@@ -149,8 +168,7 @@ def outlook(policy: Policy, config: WorldConfig, history: History, athlete: Athl
         done = empty_record(config.num_habits)._replace(
             session=np.int32(plan.action[0]), minutes=np.float32(plan.minutes),
             tss=np.float32(plan.load_tss), habits=habits)
-        history = observe_morning(log_day(history, done, config),
-                                  empty_record(config.num_habits), config)
+        history = _next_morning(config)(history, done)
     return plans
 
 
