@@ -112,7 +112,8 @@ def _reading_reasons(history: History, config: WorldConfig) -> list[str]:
                    "normal")
     recovery = float(r.filled[4])
     if not np.isnan(recovery):
-        out.append(f"recovery {recovery:.0f}/100")
+        which = "your last recovery score" if bool(r.missing[4]) else "recovery"
+        out.append(f"{which} {recovery:.0f}/100")
     out.append(f"form (TSB) {float(r.tsb):+.0f}, acute:chronic load {float(r.acwr):.2f}")
     if bool(r.missing[0]):
         out.append("no HRV reading today: judged on the days before")
