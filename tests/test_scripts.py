@@ -256,3 +256,23 @@ def test_demo_log_then_daily_inference(tmp_path, capsys):
     assert daily.main(["--checkpoint", str(tmp_path / "none"), "--athlete", "demo",
                        "--db", db]) == 2
     assert "--checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # about 40 s: a tiny training, then three processes
+def test_bench_inference_prints_json_last(tmp_path):
+    from coachrl.training.anakin import train
+    from coachrl.training.config import load_train_config
+
+    config = load_train_config(ROOT / "configs" / "ppo.yaml", TINY_TRAIN[1::2])
+    train(config, tmp_path / "coach", show_progress=False, evaluate_at_end=False)
+    result = run_script("bench_inference.py", "--checkpoint", str(tmp_path / "coach"),
+                        "--plans", "5")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["cold_cli_s"] > 0 and report["warm_plan_ms_p99"] >= report["warm_plan_ms_p50"]
+    assert report["plans"] == 5
+
+
+def test_bench_inference_without_a_checkpoint_is_a_clear_error(tmp_path, capsys):
+    assert load_script("bench_inference.py").main(["--checkpoint", str(tmp_path)]) == 2
+    assert "--checkpoint" in capsys.readouterr().err
