@@ -276,3 +276,27 @@ def test_bench_inference_prints_json_last(tmp_path):
 def test_bench_inference_without_a_checkpoint_is_a_clear_error(tmp_path, capsys):
     assert load_script("bench_inference.py").main(["--checkpoint", str(tmp_path)]) == 2
     assert "--checkpoint" in capsys.readouterr().err
+
+
+def test_import_log_cli(tmp_path, capsys):
+    importer = load_script("import_log.py")
+    db = f"sqlite:///{tmp_path}/log.db"
+    example = str(ROOT / "examples" / "athlete_log.csv")
+    assert importer.main(["--athlete", "runner", "--csv", example, "--db", db]) == 2
+    assert "unknown athlete 'runner'" in capsys.readouterr().err
+    assert importer.main(["--athlete", "runner", "--csv", example, "--db", db,
+                          "--new-athlete", "--threshold-power", "250"]) == 0
+    assert "imported 14 new days" in capsys.readouterr().out
+    assert importer.main(["--athlete", "runner", "--csv", example, "--db", db]) == 0
+    assert "imported 0 new days" in capsys.readouterr().out  # re-import: nothing changes
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date,hrv_ms\n2026-01-01,500\n")
+    assert importer.main(["--athlete", "runner", "--csv", str(bad), "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert "bad.csv" in err and "line 2" in err and "hrv_ms" in err
+    for athlete, flag, name, days in (("watch", "--apple-health", "apple_health_export.xml", 3),
+                                      ("ring", "--oura", "oura_export.json", 5)):
+        fixture = str(ROOT / "tests" / "fixtures" / name)
+        assert importer.main(["--athlete", athlete, flag, fixture, "--db", db,
+                              "--new-athlete"]) == 0
+        assert f"imported {days} new days" in capsys.readouterr().out
