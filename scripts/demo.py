@@ -31,6 +31,7 @@ import pandas as pd
 from coachrl.agents.baselines import FIXED_WEEK, make_baseline
 from coachrl.agents.policy import Policy
 from coachrl.config import DEFAULT_WORLD_FILE, ConfigError, WorldConfig, load_world
+from coachrl.evaluation.rollout import evaluation_config
 from coachrl.files import check_writable
 from coachrl.sim.features import readiness
 from coachrl.sim.population import AthleteParams, sample_athletes
@@ -39,7 +40,6 @@ from coachrl.sim.sessions import REST, SESSION_TYPES
 from coachrl.sim.world import AthleteWorld
 
 SEARCH_BATCH = 64  # athletes drawn per attempt when looking for one of each archetype
-RACE_WINDOW_DAYS = 28  # the race falls in the season's last N days (capped at the season)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -58,17 +58,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def season_config(path: str | os.PathLike[str], overrides: Sequence[str],
                   days: int) -> tuple[WorldConfig, int | None]:
-    """The world of `path` + `overrides` with every season exactly `days` long, and the run seed.
-
-    The user's overrides are validated on their own first, so an error names
-    their key; the season length is forced last.
-    """
-    base, _ = load_world(path, overrides)
-    window = min(base.episode.race_window_days, RACE_WINDOW_DAYS, days)
+    """The world of `path` + `overrides` with every season exactly `days` long, and the run seed."""
+    base, seed = load_world(path, overrides)
     try:
-        return load_world(path, [*overrides, f"episode.min_days={days}",
-                                  f"episode.max_days={days}",
-                                  f"episode.race_window_days={window}"])
+        return evaluation_config(base, days), seed
     except ConfigError as error:
         raise ConfigError(f"--days {days} sets the season length: {error}") from None
 

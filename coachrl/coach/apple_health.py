@@ -62,7 +62,7 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
-from coachrl.coach.store import LoggedDay
+from coachrl.coach.store import PLAUSIBLE, LoggedDay
 
 if TYPE_CHECKING:
     from coachrl.coach.store import Store
@@ -78,10 +78,8 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 
 # (low, high, low inclusive, high inclusive)
 RANGES: dict[str, tuple[float, float, bool, bool]] = {
-    "hrv_ms": (0.0, 300.0, False, True),
-    "rhr_bpm": (25.0, 150.0, True, True),
-    "sleep_h": (0.0, 16.0, True, True),
-    "minutes": (0.0, 600.0, False, True),
+    **{k: PLAUSIBLE[k] for k in ("hrv_ms", "rhr_bpm", "sleep_h")},
+    "minutes": (0.0, PLAUSIBLE["minutes"][1], False, True),  # a workout lasts > 0 min
 }
 UNITS = {HRV: ("hrv_ms", "ms"), RHR: ("rhr_bpm", "count/min")}
 MINUTES_PER = {"s": 1 / 60, "sec": 1 / 60, "min": 1.0, "h": 60.0, "hr": 60.0}

@@ -42,7 +42,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from coachrl.coach.store import LoggedDay, StoreError
+from coachrl.coach.store import PLAUSIBLE, LoggedDay, StoreError
 from coachrl.sim.sessions import SESSION_NAMES
 
 if TYPE_CHECKING:
@@ -50,17 +50,8 @@ if TYPE_CHECKING:
 
 HABIT_PREFIX = "habit:"
 
-# reading columns: (low, high, low inclusive, high inclusive)
-RANGES: dict[str, tuple[float, float, bool, bool]] = {
-    "hrv_ms": (0.0, 300.0, False, True),
-    "rhr_bpm": (25.0, 150.0, True, True),
-    "sleep_h": (0.0, 16.0, True, True),
-    "sleep_eff": (0.0, 1.0, True, True),
-    "recovery": (0.0, 100.0, True, True),
-    "minutes": (0.0, 600.0, True, True),
-    "rpe": (0.0, 10.0, True, True),
-    "benchmark_w": (0.0, 3000.0, False, True),
-}
+# (low, high, low inclusive, high inclusive): the store's one table of plausible values
+RANGES = PLAUSIBLE
 READING_COLUMNS = ("hrv_ms", "rhr_bpm", "sleep_h", "sleep_eff", "recovery")
 COLUMNS = ("date", *READING_COLUMNS, "ill", "injured", "session", "minutes", "rpe",
            "benchmark_w")

@@ -49,7 +49,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from coachrl.coach.store import LoggedDay, StoreError
+from coachrl.coach.store import PLAUSIBLE, LoggedDay, StoreError
 
 if TYPE_CHECKING:
     from coachrl.coach.store import Store
@@ -63,13 +63,13 @@ NIGHT_STARTS = dt.time(18, 0)
 
 # (low, high, low inclusive, high inclusive), in the units checked (sleep in hours)
 RANGES: dict[str, tuple[float, float, bool, bool]] = {
-    "score": (0.0, 100.0, True, True),
-    "total_sleep_duration": (0.0, 16.0, True, True),
-    "efficiency": (0.0, 100.0, True, True),
-    "average_hrv": (0.0, 300.0, False, True),
-    "lowest_heart_rate": (25.0, 150.0, True, True),
-    "bpm": (0.0, 250.0, False, True),
-    "resting bpm": (25.0, 150.0, True, True),
+    "score": PLAUSIBLE["recovery"],
+    "total_sleep_duration": PLAUSIBLE["sleep_h"],
+    "efficiency": (0.0, 100.0, True, True),  # percent; stored as a fraction
+    "average_hrv": PLAUSIBLE["hrv_ms"],
+    "lowest_heart_rate": PLAUSIBLE["rhr_bpm"],
+    "bpm": (0.0, 250.0, False, True),  # any heart-rate sample
+    "resting bpm": PLAUSIBLE["rhr_bpm"],
 }
 
 

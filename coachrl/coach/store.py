@@ -56,6 +56,19 @@ from coachrl.sim.sessions import SESSION_NAMES, SESSION_TYPES, tss
 
 SCHEMA_VERSION = 1
 READING_FIELDS = ("hrv_ms", "rhr_bpm", "sleep_h", "sleep_eff", "recovery")
+
+# Plausible values of a logged day, the one table every importer checks against:
+# field -> (low, high, low inclusive, high inclusive).
+PLAUSIBLE: dict[str, tuple[float, float, bool, bool]] = {
+    "hrv_ms": (0.0, 300.0, False, True),  # overnight rMSSD (ms)
+    "rhr_bpm": (25.0, 150.0, True, True),  # resting heart rate (bpm)
+    "sleep_h": (0.0, 16.0, True, True),  # hours asleep
+    "sleep_eff": (0.0, 1.0, True, True),  # sleep efficiency (fraction)
+    "recovery": (0.0, 100.0, True, True),  # recovery / readiness score
+    "minutes": (0.0, 600.0, True, True),  # one session's duration
+    "rpe": (0.0, 10.0, True, True),  # session RPE (CR-10)
+    "benchmark_w": (0.0, 3000.0, False, True),  # benchmark effort (W)
+}
 ATHLETE_FIELDS = ("name", "max_hr", "threshold_hr", "threshold_power_w",
                   "threshold_pace_s_per_km")
 

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from coachrl.agents.networks import make_policy_value_networks
+from coachrl.agents.networks import head_mask, make_policy_value_networks
 from coachrl.agents.policy import Policy
 from coachrl.agents.ppo.acting import make_actor_step, make_policy, value_of
 from coachrl.agents.ppo.learning import (
@@ -156,7 +156,7 @@ def make_train_chunk(config: TrainConfig, world: AthleteWorld, networks, update,
 
     def act_with_value(training, observation, key):
         out = act(training.params, training.obs_stats, observation, key)
-        return out.action, {"mask": out.mask, "log_prob": out.log_prob, "value": out.value}
+        return out.action, {"log_prob": out.log_prob, "value": out.value}
 
     rollout = world_rollout(world, act_with_value, trainer.rollout_length)
 
@@ -167,7 +167,8 @@ def make_train_chunk(config: TrainConfig, world: AthleteWorld, networks, update,
         training = runner.training
         bootstrap = value_of(networks, config.ppo, training.params, training.obs_stats,
                              observation["features"])
-        batch = Batch(traj["features"], traj["mask"], traj["action"], traj["log_prob"],
+        mask = head_mask(traj["action_mask"], networks.nvec)  # [T, B, H, N]
+        batch = Batch(traj["features"], mask, traj["action"], traj["log_prob"],
                       traj["value"], traj["reward"], traj["done"], bootstrap)
         training, metrics = update(training, batch)
         metrics.update(season_metrics(traj))
