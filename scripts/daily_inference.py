@@ -22,8 +22,12 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from coachrl.files import write_atomic
+from coachrl.files import check_writable, write_atomic
+
+RECENT = dt.timedelta(days=7)  # the reasons name implausible readings of the last week,
+RECENT_NOTES = 3  # at most this many
 
 
 class UsageError(Exception):
@@ -81,7 +85,7 @@ def table(plan, week) -> str:
 
 def run(args: argparse.Namespace) -> dict:
     from coachrl.checkpoint import CheckpointError
-    from coachrl.coach.features import history_from_log
+    from coachrl.coach.features import history_from_log, screened
     from coachrl.coach.plan import outlook
     from coachrl.coach.store import LoggedDay, StoreError, open_store
     from coachrl.training.checkpoints import load_coach
@@ -101,14 +105,25 @@ def run(args: argparse.Namespace) -> dict:
         logged = store.days(args.athlete, end=date)
     except StoreError as error:
         raise UsageError(str(error)) from None
-    past = [d for d in logged if d.date < date]
-    today = next((d for d in logged if d.date == date), LoggedDay(date))
+    for flag, path in (("--ics", args.ics), ("--workout-file", args.workout_file)):
+        try:
+            if path:  # checked before anything is written
+                check_writable(Path(path).resolve().parent)
+        except OSError as error:
+            raise UsageError(f"{flag} {path}: cannot write there ({error})") from None
+    checked = [screened(day) for day in logged]  # implausible readings become missing
+    past = [day for day, _ in checked if day.date < date]
+    today, today_notes = next(((day, notes) for day, notes in checked if day.date == date),
+                              (LoggedDay(date), []))
+    recent = [note for day, notes in checked if date - RECENT <= day.date < date
+              for note in notes]
     history = history_from_log(past, config, initial_ctl(past, config), today=today)
-    week = outlook(coach.policy, config, history, athlete, date, days=7)
-    plan = week[0]
+    week = outlook(coach.policy, config, history, athlete, date, days=7,
+                   cautious=bool(today_notes))
+    extra = today_notes + recent[-RECENT_NOTES:]
     if not past:
-        plan = dataclasses.replace(plan, reasons=plan.reasons + (
-            "no logged days before today: the plan starts from a neutral history",))
+        extra.append("no logged days before today: the plan starts from a neutral history")
+    plan = dataclasses.replace(week[0], reasons=week[0].reasons + tuple(extra))
     result = {**plan.to_json(), "minutes": plan.minutes,
               "outlook": [p.to_json() for p in week[1:]], "athlete": args.athlete,
               "coach": str(coach.path)}

@@ -73,3 +73,15 @@ def test_gaps_become_empty_days_and_order_is_checked():
     assert days[1].hrv_ms is None and days[3].hrv_ms == 60.0
     with pytest.raises(ValueError, match="not in date order"):
         with_gaps_filled([LoggedDay(START + dt.timedelta(days=1)), LoggedDay(START)])
+
+
+def test_screened_makes_implausible_readings_missing_and_says_so():
+    from coachrl.coach.features import screened
+
+    day = LoggedDay(dt.date(2026, 1, 5), hrv_ms=0.0, rhr_bpm=52.0, sleep_h=7.5, recovery=140.0)
+    clean, notes = screened(day)
+    assert clean.hrv_ms is None and clean.recovery is None  # HRV 0 ms and recovery 140
+    assert clean.rhr_bpm == 52.0 and clean.sleep_h == 7.5  # plausible ones are kept
+    assert notes == ["2026-01-05: HRV 0 ms is outside the plausible range (0, 300]: ignored",
+                     "2026-01-05: recovery 140 is outside the plausible range [0, 100]: ignored"]
+    assert screened(clean) == (clean, [])

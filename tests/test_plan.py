@@ -95,3 +95,16 @@ def test_workout_steps_by_hand():
     assert steps[0].minutes == 9 and [s.minutes for s in steps[1:9]] == [3.0] * 8
     assert sum(s.minutes for s in steps) == pytest.approx(45.0)
     assert workout_steps(0, 0.0, None) == ()
+
+
+def test_a_cautious_plan_takes_the_hard_sessions_off_and_says_so():
+    from coachrl.coach.plan import CAUTIOUS_REASON
+    from coachrl.sim.sessions import SESSION_NAMES, SESSION_TYPES
+
+    history = history_from_log(normal(), CONFIG, 40.0, today=day(20))
+    bold = make_plan(GREEDY, CONFIG, history, ATHLETE, START)
+    assert SESSION_TYPES[bold.action[0]].hard  # the greedy coach wants a hard day
+    cautious = make_plan(GREEDY, CONFIG, history, ATHLETE, START, cautious=True)
+    hardest_easy = max(i for i, s in enumerate(SESSION_TYPES) if not s.hard)
+    assert cautious.session == SESSION_NAMES[hardest_easy]
+    assert CAUTIOUS_REASON in cautious.reasons and CAUTIOUS_REASON not in bold.reasons

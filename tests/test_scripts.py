@@ -257,6 +257,30 @@ def test_demo_log_then_daily_inference(tmp_path, capsys):
                        "--db", db]) == 2
     assert "--checkpoint" in capsys.readouterr().err
 
+    # Absurd readings that reached the store by another route (no importer's checks):
+    # ignored, named in the reasons, and today's plan is a cautious one.
+    from coachrl.coach.plan import CAUTIOUS_REASON
+    from coachrl.coach.store import LoggedDay
+    from coachrl.sim.sessions import SESSION_NAMES, SESSION_TYPES
+    with open_store(db) as store:
+        store.log_days("demo", [LoggedDay(__import__("datetime").date(2026, 3, 2), hrv_ms=500.0,
+                                          rhr_bpm=300.0)], source="hand edit")
+    day2 = ["--checkpoint", str(tmp_path / "coach"), "--athlete", "demo", "--db", db,
+            "--date", "2026-03-02", "--format", "json"]
+    unwritable = tmp_path / "file"
+    unwritable.write_text("")
+    assert daily.main([*day2, "--ics", str(unwritable / "week.ics")]) == 2
+    assert "--ics" in capsys.readouterr().err
+    with open_store(db) as store:  # the refused run wrote nothing
+        assert store.plan("demo", __import__("datetime").date(2026, 3, 2)) is None
+    assert daily.main(day2) == 0
+    plan = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert "2026-03-02: HRV 500 ms is outside the plausible range (0, 300]: ignored" in \
+        plan["reasons"]
+    assert any("resting HR 300 bpm" in r for r in plan["reasons"])
+    assert CAUTIOUS_REASON in plan["reasons"]
+    assert not SESSION_TYPES[SESSION_NAMES.index(plan["session"])].hard
+
 
 @pytest.mark.slow  # about 40 s: a tiny training, then three processes
 def test_bench_inference_prints_json_last(tmp_path):

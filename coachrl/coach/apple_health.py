@@ -62,7 +62,7 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
-from coachrl.coach.store import PLAUSIBLE, LoggedDay
+from coachrl.coach.store import PLAUSIBLE, LoggedDay, Range
 
 if TYPE_CHECKING:
     from coachrl.coach.store import Store
@@ -76,10 +76,9 @@ IN_BED = "HKCategoryValueSleepAnalysisInBed"
 NIGHT_GAP = dt.timedelta(hours=2)
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 
-# (low, high, low inclusive, high inclusive)
-RANGES: dict[str, tuple[float, float, bool, bool]] = {
+RANGES: dict[str, Range] = {
     **{k: PLAUSIBLE[k] for k in ("hrv_ms", "rhr_bpm", "sleep_h")},
-    "minutes": (0.0, PLAUSIBLE["minutes"][1], False, True),  # a workout lasts > 0 min
+    "minutes": PLAUSIBLE["minutes"]._replace(low_inclusive=False),  # a workout lasts > 0 min
 }
 UNITS = {HRV: ("hrv_ms", "ms"), RHR: ("rhr_bpm", "count/min")}
 MINUTES_PER = {"s": 1 / 60, "sec": 1 / 60, "min": 1.0, "h": 60.0, "hr": 60.0}
@@ -100,17 +99,6 @@ UNKNOWN_SESSION = "aerobic_base"
 
 class AppleHealthError(ValueError):
     """A refused Apple Health export: the message names the file (and the line if known)."""
-
-
-def _in_range(field: str, value: float) -> bool:
-    low, high, low_in, high_in = RANGES[field]
-    return ((low <= value) if low_in else (low < value)) and (
-        (value <= high) if high_in else (value < high))
-
-
-def _range_text(field: str) -> str:
-    low, high, low_in, high_in = RANGES[field]
-    return f"{'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
 
 
 def _when(text: str | None) -> dt.datetime:
@@ -176,9 +164,9 @@ class _Collector:
         if attrib.get("unit", unit) != unit:
             self.warn(field, when, f"unit {attrib.get('unit')!r}, expected {unit!r}")
             return
-        if not _in_range(field, value):
+        if value not in RANGES[field]:
             self.warn(field, when, f"{value:g} is outside the plausible range "
-                                   f"{_range_text(field)}")
+                                   f"{RANGES[field]}")
             return
         date = start.date()
         if field == "hrv_ms":
@@ -215,9 +203,9 @@ class _Collector:
             self.warn(f"workout {activity}", when, f"unreadable record: {e}")
             return
         minutes = round(duration * MINUTES_PER[unit], 2)
-        if not _in_range("minutes", minutes):
+        if minutes not in RANGES["minutes"]:
             self.warn(f"workout {activity}", when, f"{minutes:g} minutes is outside the "
-                                                   f"plausible range {_range_text('minutes')}")
+                                                   f"plausible range {RANGES['minutes']}")
             return
         session = SESSION_OF.get(activity, UNKNOWN_SESSION)
         self.workouts[start.date()].append((start, session, minutes))
@@ -245,9 +233,9 @@ class _Collector:
             hours = round(asleep[date], 4)
             if hours <= 0 and in_bed[date] <= 0:
                 continue
-            if not _in_range("sleep_h", hours):
+            if hours not in RANGES["sleep_h"]:
                 self.warn("sleep_h", date.isoformat(), f"{hours:g} h asleep is outside the "
-                                                       f"plausible range {_range_text('sleep_h')}")
+                                                       f"plausible range {RANGES['sleep_h']}")
                 continue
             eff = (round(min(1.0, asleep[date] / in_bed[date]), 4)
                    if hours > 0 and in_bed[date] > 0 else None)

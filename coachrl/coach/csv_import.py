@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 HABIT_PREFIX = "habit:"
 
-# (low, high, low inclusive, high inclusive): the store's one table of plausible values
+# the store's one table of plausible values
 RANGES = PLAUSIBLE
 READING_COLUMNS = ("hrv_ms", "rhr_bpm", "sleep_h", "sleep_eff", "recovery")
 COLUMNS = ("date", *READING_COLUMNS, "ill", "injured", "session", "minutes", "rpe",
@@ -82,13 +82,9 @@ class _Row:
             raise self.error(field, f"{text!r} is not a number") from None
         if not math.isfinite(value):
             raise self.error(field, f"{text!r} is not a finite number")
-        if field in RANGES:
-            low, high, low_in, high_in = RANGES[field]
-            if not ((low <= value if low_in else low < value)
-                    and (value <= high if high_in else value < high)):
-                interval = f"{'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
-                raise self.error(field, f"{text!r} is out of range: expected a value in "
-                                        f"{interval}")
+        if field in RANGES and value not in RANGES[field]:
+            raise self.error(field, f"{text!r} is out of range: expected a value in "
+                                    f"{RANGES[field]}")
         return value
 
     def flag(self, field: str, text: str) -> bool:

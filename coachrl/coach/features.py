@@ -14,6 +14,7 @@ morning (readings synced, nothing trained yet) with `observe_morning`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 import jax
 import numpy as np
 
-from coachrl.coach.store import LoggedDay
+from coachrl.coach.store import PLAUSIBLE, READING_FIELDS, LoggedDay
 from coachrl.sim.config import WorldConfig
 from coachrl.sim.features import History, init_history, observe_morning, update_history
 from coachrl.sim.record import DailyRecord, empty_record
@@ -71,6 +72,25 @@ def logged_day(record: DailyRecord, date: dt.date, config: WorldConfig) -> Logge
         benchmark_w=reading(record.benchmark))
 
 
+_UNITS = {"hrv_ms": "HRV {:g} ms", "rhr_bpm": "resting HR {:g} bpm", "sleep_h": "sleep {:g} h",
+          "sleep_eff": "sleep efficiency {:g}", "recovery": "recovery {:g}",
+          "benchmark_w": "benchmark {:g} W"}
+
+
+def screened(day: LoggedDay) -> tuple[LoggedDay, list[str]]:
+    """`day` with every implausible reading (outside `store.PLAUSIBLE`) made missing, and a
+    note for each: readings that reached the store without an importer's checks (another
+    app, a hand edit) are not trusted."""
+    notes, changes = [], {}
+    for name in (*READING_FIELDS, "benchmark_w"):
+        value = getattr(day, name)
+        if value is not None and value not in PLAUSIBLE[name]:
+            changes[name] = None
+            notes.append(f"{day.date.isoformat()}: {_UNITS[name].format(value)} is outside the "
+                         f"plausible range {PLAUSIBLE[name]}: ignored")
+    return (dataclasses.replace(day, **changes) if changes else day), notes
+
+
 def with_gaps_filled(days: Sequence[LoggedDay]) -> list[LoggedDay]:
     """`days` (chronological) with an empty day for every date missing between them."""
     filled: list[LoggedDay] = []
@@ -107,4 +127,4 @@ def history_from_log(days: Sequence[LoggedDay], config: WorldConfig, initial_ctl
     return history
 
 
-__all__ = ["history_from_log", "logged_day", "record_of", "with_gaps_filled"]
+__all__ = ["history_from_log", "logged_day", "record_of", "screened", "with_gaps_filled"]

@@ -49,7 +49,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from coachrl.coach.store import PLAUSIBLE, LoggedDay, StoreError
+from coachrl.coach.store import PLAUSIBLE, LoggedDay, Range, StoreError
 
 if TYPE_CHECKING:
     from coachrl.coach.store import Store
@@ -61,25 +61,20 @@ SKIPPED_SLEEP = frozenset({"deleted"})
 RESTING_SOURCES = frozenset({"rest", "sleep"})
 NIGHT_STARTS = dt.time(18, 0)
 
-# (low, high, low inclusive, high inclusive), in the units checked (sleep in hours)
-RANGES: dict[str, tuple[float, float, bool, bool]] = {
+# plausible values, in the units checked (sleep in hours)
+RANGES: dict[str, Range] = {
     "score": PLAUSIBLE["recovery"],
     "total_sleep_duration": PLAUSIBLE["sleep_h"],
-    "efficiency": (0.0, 100.0, True, True),  # percent; stored as a fraction
+    "efficiency": Range(0.0, 100.0),  # percent; stored as a fraction
     "average_hrv": PLAUSIBLE["hrv_ms"],
     "lowest_heart_rate": PLAUSIBLE["rhr_bpm"],
-    "bpm": (0.0, 250.0, False, True),  # any heart-rate sample
+    "bpm": Range(0.0, 250.0, low_inclusive=False),  # any heart-rate sample
     "resting bpm": PLAUSIBLE["rhr_bpm"],
 }
 
 
 class OuraImportError(ValueError):
     """A refused Oura export: the message names the file, the item and the field."""
-
-
-def _interval(field: str) -> str:
-    low, high, low_in, high_in = RANGES[field]
-    return f"{'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
 
 
 class _Item:
@@ -108,12 +103,11 @@ class _Item:
         if not math.isfinite(value):
             raise self.error(field, f"{raw!r} is not a finite number")
         scaled = value * scale
-        low, high, low_in, high_in = RANGES[check or field]
-        if not ((low <= scaled if low_in else low < scaled)
-                and (scaled <= high if high_in else scaled < high)):
+        plausible = RANGES[check or field]
+        if scaled not in plausible:
             unit = " (as hours)" if scale != 1.0 else ""
             raise self.error(field, f"{raw!r}{unit} is out of range: expected a value in "
-                                    f"{_interval(check or field)}")
+                                    f"{plausible}")
         return scaled
 
     def text(self, field: str, required: bool = False) -> str | None:

@@ -21,6 +21,7 @@ import functools
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from coachrl.agents.policy import Policy
@@ -29,7 +30,7 @@ from coachrl.sim.config import WorldConfig
 from coachrl.sim.features import History, log_day, observe_morning, readiness
 from coachrl.sim.record import empty_record
 from coachrl.sim.safety import RULE_NAMES, observe, reasons, safety_mask
-from coachrl.sim.sessions import INTENSITY_FACTORS, REST, SESSION_TYPES, tss
+from coachrl.sim.sessions import HARD, INTENSITY_FACTORS, REST, SESSION_TYPES, tss
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,22 +121,33 @@ def _reading_reasons(history: History, config: WorldConfig) -> list[str]:
     return out
 
 
+CAUTIOUS_REASON = "today's readings could not be trusted: tempo and HIIT are off today"
+
+
 @functools.lru_cache(maxsize=16)
-def _decide(policy: Policy, config: WorldConfig):
-    """jit(history, key -> (action, rules fired)): observation, mask and the coach's choice."""
+def _decide(policy: Policy, config: WorldConfig, cautious: bool):
+    """jit(history, key -> (action, rules fired)): observation, mask and the coach's choice.
+    `cautious` also takes the hard sessions off the mask (readings that cannot be trusted)."""
+    not_hard = jnp.asarray([not hard for hard in HARD])
 
     def decide(history, key):
-        action, _ = policy.step(policy.init(key), observe(history, config), key)
+        observation = observe(history, config)
+        if cautious:
+            mask = observation["action_mask"]
+            observation = {**observation, "action_mask": mask.at[:len(HARD)].set(
+                mask[:len(HARD)] & not_hard)}
+        action, _ = policy.step(policy.init(key), observation, key)
         return action, safety_mask(history, config).rules
 
     return jax.jit(decide)
 
 
 def make_plan(policy: Policy, config: WorldConfig, history: History, athlete: Athlete | None,
-              date: dt.date, key: jax.Array | None = None) -> Plan:
-    """Today's plan from the coach `policy` for the morning `history`."""
-    action, fired = _decide(policy, config)(history, key if key is not None
-                                            else jax.random.PRNGKey(0))
+              date: dt.date, key: jax.Array | None = None, cautious: bool = False) -> Plan:
+    """Today's plan from the coach `policy` for the morning `history`; `cautious` (today's
+    readings could not be trusted) also rules out the hard sessions and says so."""
+    action, fired = _decide(policy, config, cautious)(history, key if key is not None
+                                                      else jax.random.PRNGKey(0))
     action, fired = np.asarray(action), np.asarray(fired)
     session, minutes = int(action[0]), float(config.actions.durations_min[int(action[1])])
     minutes = 0.0 if session == REST else minutes
@@ -145,7 +157,8 @@ def make_plan(policy: Policy, config: WorldConfig, history: History, athlete: At
                 label=SESSION_TYPES[session].label, minutes=minutes,
                 load_tss=float(tss(minutes, INTENSITY_FACTORS[session])),
                 steps=workout_steps(session, minutes, athlete), habits=habits,
-                reasons=tuple(_reading_reasons(history, config) + reasons(fired, config)),
+                reasons=tuple(_reading_reasons(history, config) + reasons(fired, config)
+                              + ([CAUTIOUS_REASON] if cautious else [])),
                 rules=tuple(name for name, f in zip(RULE_NAMES, fired) if f),
                 action=tuple(int(a) for a in action))
 
@@ -158,11 +171,13 @@ def _next_morning(config: WorldConfig):
 
 
 def outlook(policy: Policy, config: WorldConfig, history: History, athlete: Athlete | None,
-            date: dt.date, days: int = 7) -> list[Plan]:
-    """Today's plan and the next days', each assuming the days before go as planned."""
+            date: dt.date, days: int = 7, cautious: bool = False) -> list[Plan]:
+    """Today's plan (`cautious` as in `make_plan`) and the next days', each assuming the
+    days before go as planned."""
     plans = []
     for i in range(days):
-        plan = make_plan(policy, config, history, athlete, date + dt.timedelta(days=i))
+        plan = make_plan(policy, config, history, athlete, date + dt.timedelta(days=i),
+                         cautious=cautious and i == 0)
         plans.append(plan)
         habits = np.asarray([h.levels[level] for h, level in
                              zip(config.habits.items, plan.action[2:])], np.float32)
@@ -173,4 +188,4 @@ def outlook(policy: Policy, config: WorldConfig, history: History, athlete: Athl
     return plans
 
 
-__all__ = ["Plan", "Step", "make_plan", "outlook", "workout_steps", "zone"]
+__all__ = ["CAUTIOUS_REASON", "Plan", "Step", "make_plan", "outlook", "workout_steps", "zone"]

@@ -31,7 +31,7 @@ import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Boolean,
@@ -57,17 +57,35 @@ from coachrl.sim.sessions import SESSION_NAMES, SESSION_TYPES, tss
 SCHEMA_VERSION = 1
 READING_FIELDS = ("hrv_ms", "rhr_bpm", "sleep_h", "sleep_eff", "recovery")
 
-# Plausible values of a logged day, the one table every importer checks against:
-# field -> (low, high, low inclusive, high inclusive).
-PLAUSIBLE: dict[str, tuple[float, float, bool, bool]] = {
-    "hrv_ms": (0.0, 300.0, False, True),  # overnight rMSSD (ms)
-    "rhr_bpm": (25.0, 150.0, True, True),  # resting heart rate (bpm)
-    "sleep_h": (0.0, 16.0, True, True),  # hours asleep
-    "sleep_eff": (0.0, 1.0, True, True),  # sleep efficiency (fraction)
-    "recovery": (0.0, 100.0, True, True),  # recovery / readiness score
-    "minutes": (0.0, 600.0, True, True),  # one session's duration
-    "rpe": (0.0, 10.0, True, True),  # session RPE (CR-10)
-    "benchmark_w": (0.0, 3000.0, False, True),  # benchmark effort (W)
+class Range(NamedTuple):
+    """A plausible interval of a reading: `low`..`high`, each end inclusive or not."""
+
+    low: float
+    high: float
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+
+    def __contains__(self, value: object) -> bool:
+        v = float(value)  # type: ignore[arg-type]
+        return (self.low <= v if self.low_inclusive else self.low < v) and (
+            v <= self.high if self.high_inclusive else v < self.high)
+
+    def __str__(self) -> str:
+        return (f"{'[' if self.low_inclusive else '('}{self.low:g}, {self.high:g}"
+                f"{']' if self.high_inclusive else ')'}")
+
+
+# Plausible values of a logged day, the one table every importer and the daily coach
+# check against.
+PLAUSIBLE: dict[str, Range] = {
+    "hrv_ms": Range(0.0, 300.0, low_inclusive=False),  # overnight rMSSD (ms)
+    "rhr_bpm": Range(25.0, 150.0),  # resting heart rate (bpm)
+    "sleep_h": Range(0.0, 16.0),  # hours asleep
+    "sleep_eff": Range(0.0, 1.0),  # sleep efficiency (fraction)
+    "recovery": Range(0.0, 100.0),  # recovery / readiness score
+    "minutes": Range(0.0, 600.0),  # one session's duration
+    "rpe": Range(0.0, 10.0),  # session RPE (CR-10)
+    "benchmark_w": Range(0.0, 3000.0, low_inclusive=False),  # benchmark effort (W)
 }
 ATHLETE_FIELDS = ("name", "max_hr", "threshold_hr", "threshold_power_w",
                   "threshold_pace_s_per_km")
