@@ -134,10 +134,12 @@ def make_components(config: TrainConfig):
     return world, networks, optimizer, update, act, total_updates
 
 
-def init_envs(config: TrainConfig, world: AthleteWorld, key: jax.Array):
-    """(env_state, observation, episode_return): a batch of training athletes on day 0."""
+def init_envs(config: TrainConfig, world: AthleteWorld, key: jax.Array,
+              num_envs: int | None = None):
+    """(env_state, observation, episode_return): a batch of training athletes on day 0
+    (`trainer.num_envs` of them unless `num_envs` is given)."""
     k_athletes, k_reset = jax.random.split(key)
-    num = config.trainer.num_envs
+    num = num_envs or config.trainer.num_envs
     athletes = sample_athletes(k_athletes, num, config.world)
     env_state, ts = jax.jit(jax.vmap(world.reset))(jax.random.split(k_reset, num), athletes)
     return env_state, ts.observation, jnp.zeros((num,), jnp.float32)

@@ -55,6 +55,37 @@ class AnakinConfig(Section):
 
 
 @dataclasses.dataclass(frozen=True)
+class DistributedConfig(Section):
+    """The distributed trainer (Acme's actor / replay / learner pattern on Ray and Reverb).
+
+    Attributes:
+      num_actors: actor processes stepping athletes (`--num_actors` overrides it).
+      envs_per_actor: athletes (or dm_env instances) each actor steps at once.
+      variable_update_period: actor steps between pulls of the learner's parameters.
+      queue_items: PPO: sequences the queue table holds before actors wait (the policy lag).
+      batch_items: PPO: sequences per learner update (each of rollout_length + 1 steps
+        and envs_per_actor athletes).
+      samples_per_insert_tolerance: MPO: how far the observed samples-per-insert ratio may
+        drift from mpo.samples_per_insert, as a fraction of it (Reverb's error buffer).
+      log_every_s: seconds between log rows and status lines.
+      checkpoint_every_s: seconds between learner checkpoints.
+      eval_every_s: seconds between held-out evaluations (0: only at the end).
+      actor_threads: CPU threads each actor process may use (XLA and TensorFlow).
+    """
+
+    num_actors: int = param(2, lo=1)
+    envs_per_actor: int = param(64, lo=1)
+    variable_update_period: int = param(16, lo=1)
+    queue_items: int = param(4, lo=1)
+    batch_items: int = param(2, lo=1)
+    samples_per_insert_tolerance: float = param(0.2, lo=0.01)
+    log_every_s: float = param(10.0, lo=0.1)
+    checkpoint_every_s: float = param(120.0, lo=1.0)
+    eval_every_s: float = param(0.0, lo=0.0)
+    actor_threads: int = param(1, lo=1)
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainConfig(Section):
     """A training run.
 
@@ -63,7 +94,9 @@ class TrainConfig(Section):
       agent: which learner ("ppo" or "mpo").
       ppo: PPO's hyper-parameters (used when agent is "ppo").
       mpo: MPO's hyper-parameters (used when agent is "mpo").
-      trainer: the jitted trainer's settings.
+      trainer: the trainer's settings (the distributed trainer uses its step budget,
+        rollout_length, eval and checkpoint keys too).
+      distributed: the distributed trainer's settings.
       seed: master seed of the run.
       name: a label for logs and reports.
     """
@@ -73,6 +106,7 @@ class TrainConfig(Section):
     ppo: PPOConfig = dataclasses.field(default_factory=PPOConfig)
     mpo: MPOConfig = dataclasses.field(default_factory=MPOConfig)
     trainer: AnakinConfig = dataclasses.field(default_factory=AnakinConfig)
+    distributed: DistributedConfig = dataclasses.field(default_factory=DistributedConfig)
     seed: int = param(0, lo=0)
     name: str = "coach"
 
@@ -92,4 +126,4 @@ def load_train_config(path: str | Path, overrides: Sequence[str] = ()) -> TrainC
     return load_config(TrainConfig, path, overrides)
 
 
-__all__ = ["AnakinConfig", "TrainConfig", "load_train_config"]
+__all__ = ["AnakinConfig", "DistributedConfig", "TrainConfig", "load_train_config"]

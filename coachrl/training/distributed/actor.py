@@ -1,0 +1,106 @@
+"""The actor: steps a batch of environments with the learner's latest policy into Reverb.
+
+    actor = Actor(config, make_envs, index=0, replay_address, variable_source, counter)
+    actor.run()      # until killed: act, step, add to replay, pull parameters, report
+
+Acme's actor split: a jitted policy (`agents.DistributedAgent.act`), an adder
+(`replay.SequenceAdder`), and a variable client that asks the learner for its
+parameters every `variable_update_period` steps. Episode returns and step counts
+go to the counter every `report_every` steps.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+
+from coachrl.training.config import TrainConfig
+from coachrl.training.distributed.agents import make_distributed_agent
+from coachrl.training.distributed.replay import SequenceAdder
+
+REPORT_EVERY_S = 1.0
+
+
+def limit_threads(threads: int) -> None:
+    """Caps XLA's CPU threads for this process (before JAX starts its backend)."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "intra_op_parallelism_threads" not in flags:
+        os.environ["XLA_FLAGS"] = (f"{flags} --xla_cpu_multi_thread_eigen=false "
+                                   f"intra_op_parallelism_threads={threads}").strip()
+
+
+class VariableClient:
+    """The learner's parameters, fetched every `period` calls of `maybe_update` (Acme)."""
+
+    def __init__(self, source: Any, period: int):
+        self._source, self._period, self._calls = source, period, 0
+        self.variables, self.version = None, -1
+
+    def update(self) -> None:
+        import ray
+
+        got = ray.get(self._source.get_variables.remote())
+        if got is not None:
+            self.version, self.variables = got["version"], got["variables"]
+
+    def maybe_update(self) -> None:
+        self._calls += 1
+        if self._calls % self._period == 0 or self.variables is None:
+            self.update()
+
+
+class Actor:
+    """One actor process: `make_envs(index)` builds its batch of environments."""
+
+    def __init__(self, config: TrainConfig, make_envs: Callable[[int], Any], index: int,
+                 replay_address: str, variable_source: Any, counter: Any):
+        import reverb
+
+        limit_threads(config.distributed.actor_threads)
+        self.index = index
+        self.envs = make_envs(index)
+        self.agent = make_distributed_agent(config, self.envs.nvec, self.envs.num_features,
+                                            self.envs.num_envs)
+        self._adder = SequenceAdder(reverb.Client(replay_address), self.agent.sequence_length,
+                                    self.agent.sequence_period)
+        self._client = VariableClient(variable_source, config.distributed.variable_update_period)
+        self._counter = counter
+        self._key = jax.random.PRNGKey(config.seed * 100_003 + 7919 * index + os.getpid())
+        counter.increment.remote(actor_starts=1)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, max_steps: int | None = None) -> int:
+        """Acts until `max_steps` batch steps (forever if None); returns the steps taken."""
+        observation = self.envs.reset()
+        steps, unreported, returns, last_report = 0, 0, [], time.monotonic()
+        while max_steps is None or steps < max_steps:
+            self._client.maybe_update()
+            self._key, key = jax.random.split(self._key)
+            out = jax.device_get(self.agent.act(self._client.variables, observation, key))
+            next_observation, reward, done, finished = self.envs.step(out["action"])
+            self._adder.add({"features": observation["features"],
+                             "action_mask": observation["action_mask"], **out,
+                             "reward": reward, "done": done})
+            observation = next_observation
+            steps += 1
+            unreported += self.envs.num_envs
+            returns.extend(finished.tolist())
+            if time.monotonic() - last_report >= REPORT_EVERY_S:
+                self._report(unreported, returns)
+                unreported, returns, last_report = 0, [], time.monotonic()
+        self._report(unreported, returns)
+        return steps
+
+    def _report(self, env_steps: int, returns: list[float]) -> None:
+        self._counter.increment.remote(env_steps=env_steps, episodes=len(returns),
+                                       return_sum=float(np.sum(returns)) if returns else 0.0)
+
+
+__all__ = ["Actor", "VariableClient", "limit_threads"]

@@ -1,0 +1,111 @@
+"""The learner: samples Reverb, applies the pure update, serves parameters, checkpoints.
+
+    learner = Learner(config, workdir, replay_address, counter, nvec, num_features, E)
+    learner.run()            # in one thread, until stop()
+    learner.get_variables()  # from actors and the evaluator, in others
+
+It always starts from the newest checkpoint in `workdir` when there is one: a
+learner that Ray restarts after a crash, or a run started again with --resume,
+continues from the checkpoint's step (the program refuses a non-empty workdir
+without --resume). Checkpoints are the jitted trainer's (`save_training`), so
+`load_coach`, `scripts/evaluate.py --checkpoint` and the daily coach read them.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+
+from coachrl.training.checkpoints import restore_training, save_training
+from coachrl.training.config import TrainConfig
+from coachrl.training.distributed.agents import example_columns, make_distributed_agent
+from coachrl.training.distributed.replay import Sampler
+
+WAIT_S = 0.5  # how long one wait for a batch lasts before the stop flag is checked again
+
+
+class Learner:
+    def __init__(self, config: TrainConfig, workdir: str, replay_address: str, counter: Any,
+                 nvec: tuple[int, ...], num_features: int, envs_per_actor: int):
+        self.config, self.workdir, self._counter = config, Path(workdir), counter
+        self.agent = make_distributed_agent(config, nvec, num_features, envs_per_actor)
+        state = self.agent.init_training(jax.random.PRNGKey(config.seed))
+        self.restored_from: int | None = None
+        restored = restore_training(self.workdir, state, config)
+        self._seconds_before = 0.0
+        if restored is not None:
+            state, counters = restored
+            self.restored_from = int(counters["updates"])
+            self._seconds_before = float(counters.get("seconds", 0.0))
+            import ray
+
+            ray.get(counter.at_least.remote(env_steps=int(counters["env_steps"])))
+        self.state = state
+        self._lock = threading.Lock()
+        self._publish()
+        self._sampler = Sampler(replay_address, self.agent.columns, self.agent.items_per_batch)
+        self._stop = threading.Event()
+        example = self.agent.to_batch(example_columns(self.agent, nvec, num_features,
+                                                      envs_per_actor))
+        _, shapes = jax.eval_shape(self.agent.learn, state, example)
+        self.metrics: dict[str, float] = {k: math.nan for k in shapes}  # names known upfront
+        self._start = time.monotonic()
+
+    def _publish(self) -> None:
+        variables = jax.device_get(self.agent.variables(self.state))
+        with self._lock:
+            self._variables = {"version": int(self.state.steps), "variables": variables}
+
+    def get_variables(self) -> dict[str, Any]:
+        with self._lock:
+            return self._variables
+
+    def steps(self) -> int:
+        return int(self.state.steps)
+
+    def step(self) -> bool:
+        """One update if a batch arrives within WAIT_S; returns whether it did."""
+        columns = self._sampler.get(WAIT_S)
+        if columns is None:
+            return False
+        self.state, metrics = self.agent.learn(self.state, self.agent.to_batch(columns))
+        self.metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        self._publish()
+        return True
+
+    def checkpoint(self) -> Path:
+        import ray
+
+        counts = ray.get(self._counter.get.remote())
+        return save_training(self.workdir, self.state, self.config, {
+            "env_steps": int(counts.get("env_steps", 0)), "updates": self.steps(),
+            "seconds": self._seconds_before + time.monotonic() - self._start})
+
+    def run(self) -> int:
+        """Learns until `stop()`, checkpointing every checkpoint_every_s and at the end."""
+        period = self.config.distributed.checkpoint_every_s
+        next_checkpoint = time.monotonic() + period
+        while not self._stop.is_set():
+            if self.step():
+                self._counter.increment.remote(learner_steps=1,
+                                               sampled_items=self.agent.items_per_batch)
+            if time.monotonic() >= next_checkpoint:
+                self.checkpoint()
+                next_checkpoint = time.monotonic() + period
+        self.checkpoint()
+        return self.steps()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def status(self) -> dict[str, Any]:
+        return {"steps": self.steps(), "metrics": dict(self.metrics),
+                "restored_from": self.restored_from}
+
+
+__all__ = ["Learner"]

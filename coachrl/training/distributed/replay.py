@@ -1,0 +1,142 @@
+"""Replay on Reverb: the tables, the server, the actors' adder and the learner's sampler.
+
+- PPO: a queue table (FIFO, each item sampled once, removed when sampled); actors
+  wait when it holds `queue_items` windows, which bounds the policy lag.
+- MPO: a uniform table (FIFO removal at capacity) with a `SampleToInsertRatio`
+  rate limiter, so the learner replays each transition `samples_per_insert`
+  times on average whatever the speed of actors and learner.
+- A sink (for benchmarks): a table that never blocks the actors.
+
+Items hold windows of E environments, so sizes are counted in windows: capacity
+and minimum size are the MPO config's transitions divided by E.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+from typing import Any
+
+import numpy as np
+import reverb
+import tree
+
+from coachrl.training.config import TrainConfig
+from coachrl.training.distributed.agents import stack_items
+
+TABLE = "replay"
+
+
+def make_table(config: TrainConfig, envs_per_actor: int, sink: bool = False) -> reverb.Table:
+    """The replay table of `config`'s agent (or a never-blocking sink)."""
+    if sink:
+        return reverb.Table(TABLE, sampler=reverb.selectors.Fifo(),
+                            remover=reverb.selectors.Fifo(), max_size=64,
+                            rate_limiter=reverb.rate_limiters.MinSize(1))
+    if config.agent == "ppo":
+        return reverb.Table.queue(TABLE, max_size=config.distributed.queue_items)
+    mpo = config.mpo
+    min_items = max(1, math.ceil(mpo.min_replay_size / envs_per_actor))
+    error_buffer = max(2.0 * mpo.samples_per_insert,
+                       min_items * mpo.samples_per_insert
+                       * config.distributed.samples_per_insert_tolerance)
+    return reverb.Table(
+        TABLE, sampler=reverb.selectors.Uniform(), remover=reverb.selectors.Fifo(),
+        max_size=max(min_items + 1, math.ceil(mpo.replay_capacity / envs_per_actor)),
+        rate_limiter=reverb.rate_limiters.SampleToInsertRatio(
+            samples_per_insert=mpo.samples_per_insert, min_size_to_sample=min_items,
+            error_buffer=error_buffer))
+
+
+class ReplayServer:
+    """A Reverb server with the table of `config` (run as a Ray actor: it lives as long as
+    the actor; tables are built here because they cannot be pickled)."""
+
+    def __init__(self, config: TrainConfig, envs_per_actor: int, sink: bool = False,
+                 port: int | None = None):
+        import ray
+
+        self._server = reverb.Server([make_table(config, envs_per_actor, sink)], port=port)
+        self._address = f"{ray.util.get_node_ip_address()}:{self._server.port}"
+
+    def address(self) -> str:
+        return self._address
+
+    def info(self) -> dict[str, Any]:
+        """Per-table size, inserts and samples so far."""
+        client = reverb.Client(self._address)
+        out = {}
+        for name, table in client.server_info().items():
+            limiter = table.rate_limiter_info
+            out[name] = {"size": int(table.current_size),
+                         "inserts": int(limiter.insert_stats.completed),
+                         "samples": int(limiter.sample_stats.completed)}
+        return out
+
+
+class SequenceAdder:
+    """Writes a window of the last `length` steps every `period` steps (Acme's SequenceAdder).
+
+    Each `add(step)` appends one record of the actor's batch (arrays [E, ...]) to a
+    Reverb trajectory writer; consecutive windows overlap by length - period steps.
+    `max_in_flight` items may be unconfirmed before `add` waits for the server, so a
+    full queue or a rate limiter holds the actor back.
+    """
+
+    def __init__(self, client: reverb.Client, length: int, period: int,
+                 max_in_flight: int = 2, table: str = TABLE):
+        self._writer = client.trajectory_writer(num_keep_alive_refs=length)
+        self._length, self._period, self._table = length, period, table
+        self._max_in_flight = max_in_flight
+        self._steps = 0
+
+    def add(self, step: dict[str, np.ndarray]) -> None:
+        self._writer.append(step)
+        self._steps += 1
+        if self._steps >= self._length and (self._steps - self._length) % self._period == 0:
+            history = self._writer.history
+            self._writer.create_item(
+                self._table, priority=1.0,
+                trajectory={k: history[k][-self._length:] for k in step})
+            self._writer.flush(self._max_in_flight)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class Sampler:
+    """Batches of stacked windows from the table, fetched by a background thread.
+
+    `get(timeout)` returns the next batch ({column: [L, items x E, ...]}) or None when
+    none arrived in time (the table is empty or rate-limited), so the learner can stop
+    even while Reverb blocks.
+    """
+
+    def __init__(self, address: str, columns: tuple[str, ...], items_per_batch: int,
+                 prefetch: int = 2, table: str = TABLE):
+        self._client = reverb.Client(address)
+        self._structure = {k: None for k in columns}
+        self._items, self._table = items_per_batch, table
+        self._batches: queue.Queue = queue.Queue(maxsize=prefetch)
+        self.sampled_items = 0
+        threading.Thread(target=self._fetch, daemon=True, name="replay-sampler").start()
+
+    def _fetch(self) -> None:
+        while True:
+            samples = self._client.sample(self._table, num_samples=self._items,
+                                          emit_timesteps=False)
+            items = [tree.unflatten_as(self._structure, [np.asarray(x) for x in s.data])
+                     for s in samples]
+            self._batches.put(stack_items(items))
+
+    def get(self, timeout: float) -> dict[str, np.ndarray] | None:
+        try:
+            batch = self._batches.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        self.sampled_items += self._items
+        return batch
+
+
+__all__ = ["ReplayServer", "Sampler", "SequenceAdder", "TABLE", "make_table"]
