@@ -26,10 +26,16 @@ from coachrl.training.distributed.replay import SequenceAdder
 REPORT_EVERY_S = 1.0
 
 
-def limit_threads(threads: int) -> None:
-    """Caps XLA's CPU threads for this process (before JAX starts its backend)."""
+def configure_process(threads: int | None = None) -> None:
+    """A node's JAX set-up, before its first computation: compiled programs are cached on
+    disk (`$COACHRL_JAX_CACHE`, default ~/.cache/coachrl/jax) so restarted and later nodes
+    skip most compiling; `threads` caps XLA's CPU threads."""
+    cache = os.environ.get("COACHRL_JAX_CACHE",
+                           os.path.join(os.path.expanduser("~"), ".cache", "coachrl", "jax"))
+    jax.config.update("jax_compilation_cache_dir", cache)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
     flags = os.environ.get("XLA_FLAGS", "")
-    if "intra_op_parallelism_threads" not in flags:
+    if threads and "intra_op_parallelism_threads" not in flags:
         os.environ["XLA_FLAGS"] = (f"{flags} --xla_cpu_multi_thread_eigen=false "
                                    f"intra_op_parallelism_threads={threads}").strip()
 
@@ -61,7 +67,7 @@ class Actor:
                  replay_address: str, variable_source: Any, counter: Any):
         import reverb
 
-        limit_threads(config.distributed.actor_threads)
+        configure_process(config.distributed.actor_threads)
         self.index = index
         self.envs = make_envs(index)
         self.agent = make_distributed_agent(config, self.envs.nvec, self.envs.num_features,
@@ -103,4 +109,4 @@ class Actor:
                                        return_sum=float(np.sum(returns)) if returns else 0.0)
 
 
-__all__ = ["Actor", "VariableClient", "limit_threads"]
+__all__ = ["Actor", "VariableClient", "configure_process"]

@@ -23,6 +23,7 @@ import jax
 
 from coachrl.training.checkpoints import restore_training, save_training
 from coachrl.training.config import TrainConfig
+from coachrl.training.distributed.actor import configure_process
 from coachrl.training.distributed.agents import example_columns, make_distributed_agent
 from coachrl.training.distributed.replay import Sampler
 
@@ -32,6 +33,7 @@ WAIT_S = 0.5  # how long one wait for a batch lasts before the stop flag is chec
 class Learner:
     def __init__(self, config: TrainConfig, workdir: str, replay_address: str, counter: Any,
                  nvec: tuple[int, ...], num_features: int, envs_per_actor: int):
+        configure_process()
         self.config, self.workdir, self._counter = config, Path(workdir), counter
         self.agent = make_distributed_agent(config, nvec, num_features, envs_per_actor)
         state = self.agent.init_training(jax.random.PRNGKey(config.seed))

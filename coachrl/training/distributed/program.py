@@ -15,13 +15,13 @@ no process outlives the run.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import functools
 import json
 import math
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,30 +34,13 @@ from coachrl.files import write_atomic
 from coachrl.loggers import Logger, make_default_logger
 from coachrl.training.anakin import EVAL_METRICS
 from coachrl.training.config import TrainConfig
-from coachrl.training.distributed.actor import Actor
+from coachrl.training.distributed.actor import Actor, configure_process
+from coachrl.training.distributed.counter import Counter
 from coachrl.training.distributed.environments import WorldBatch
 from coachrl.training.distributed.learner import Learner
 from coachrl.training.distributed.replay import ReplayServer
 
 STOP_TIMEOUT_S = 120.0  # how long the learner may take to write its final checkpoint
-
-
-class Counter:
-    """Sums of what actors and the learner report (Acme's counter), plus the start time."""
-
-    def __init__(self) -> None:
-        self._counts: dict[str, float] = collections.defaultdict(float)
-
-    def increment(self, **deltas: float) -> None:
-        for key, value in deltas.items():
-            self._counts[key] += value
-
-    def at_least(self, **values: float) -> None:
-        for key, value in values.items():
-            self._counts[key] = max(self._counts[key], value)
-
-    def get(self) -> dict[str, float]:
-        return dict(self._counts)
 
 
 class StaticVariables:
@@ -84,6 +67,7 @@ class Evaluator:
                  num_features: int, envs_per_actor: int):
         from coachrl.training.distributed.agents import make_distributed_agent
 
+        configure_process()
         self.config, self._source = config, variable_source
         self.agent = make_distributed_agent(config, nvec, num_features, envs_per_actor)
 
@@ -135,12 +119,33 @@ class _StopSignal:
             signal.signal(sig, handler)
 
 
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Raises ConnectionError unless something listens at `address` ([ray://]HOST:PORT);
+    Ray itself would retry for minutes."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        if address == "auto":
+            return
+        raise ConnectionError(f"--address {address!r}: expected HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        raise ConnectionError(f"--address {address}: no Ray head answers there ({error}); "
+                              "start one with `ray start --head`") from None
+
+
 def init_ray(address: str | None, num_actors: int) -> bool:
     """Connects to the cluster at `address`, or starts Ray on this machine (returns True)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if ray.is_initialized():
         return False
     if address:
+        check_reachable(address)
+        # `ray start --head` (Ray 2.59+) turns on token authentication when ~/.ray/auth_token
+        # exists, but a client connecting by address does not send it unless told to
+        # (ray-project/ray#64755): send it whenever it is there.
+        if "RAY_AUTH_MODE" not in os.environ and (Path.home() / ".ray" / "auth_token").exists():
+            os.environ["RAY_AUTH_MODE"] = "token"
         ray.init(address=address, log_to_driver=True)
         return False
     ray.init(num_cpus=max(os.cpu_count() or 1, num_actors + 2), include_dashboard=False,
@@ -199,7 +204,7 @@ def train_distributed(config: TrainConfig, workdir: str | Path, *,
         handles += actors
         actor_runs = [actor.run.remote() for actor in actors]
         evaluator = None
-        if on_world and consume:
+        if on_world and consume and (dist.eval_every_s or evaluate_at_end):
             evaluator = ray.remote(Evaluator).options(num_cpus=0).remote(
                 config, source, *shape)
             handles.append(evaluator)
@@ -327,5 +332,5 @@ def _status_line(row: dict[str, float]) -> str:
             f"replay {row['replay_size']:.0f}, actor starts {row['actor_starts']:.0f}")
 
 
-__all__ = ["Counter", "DistributedResult", "Evaluator", "init_ray", "train_distributed",
+__all__ = ["DistributedResult", "Evaluator", "init_ray", "train_distributed",
            "world_envs"]

@@ -7,7 +7,8 @@
   times on average whatever the speed of actors and learner.
 - A sink (for benchmarks): a table that never blocks the actors.
 
-Items hold windows of E environments, so sizes are counted in windows: capacity
+Reverb (and with it TensorFlow) is imported only inside the nodes that use it,
+so the driver process stays light. Items hold windows of E environments, so sizes are counted in windows: capacity
 and minimum size are the MPO config's transitions divided by E.
 """
 
@@ -19,7 +20,6 @@ import threading
 from typing import Any
 
 import numpy as np
-import reverb
 import tree
 
 from coachrl.training.config import TrainConfig
@@ -28,8 +28,10 @@ from coachrl.training.distributed.agents import stack_items
 TABLE = "replay"
 
 
-def make_table(config: TrainConfig, envs_per_actor: int, sink: bool = False) -> reverb.Table:
-    """The replay table of `config`'s agent (or a never-blocking sink)."""
+def make_table(config: TrainConfig, envs_per_actor: int, sink: bool = False) -> Any:
+    """The replay table (a `reverb.Table`) of `config`'s agent, or a never-blocking sink."""
+    import reverb
+
     if sink:
         return reverb.Table(TABLE, sampler=reverb.selectors.Fifo(),
                             remover=reverb.selectors.Fifo(), max_size=64,
@@ -56,6 +58,7 @@ class ReplayServer:
     def __init__(self, config: TrainConfig, envs_per_actor: int, sink: bool = False,
                  port: int | None = None):
         import ray
+        import reverb
 
         self._server = reverb.Server([make_table(config, envs_per_actor, sink)], port=port)
         self._address = f"{ray.util.get_node_ip_address()}:{self._server.port}"
@@ -65,6 +68,8 @@ class ReplayServer:
 
     def info(self) -> dict[str, Any]:
         """Per-table size, inserts and samples so far."""
+        import reverb
+
         client = reverb.Client(self._address)
         out = {}
         for name, table in client.server_info().items():
@@ -84,7 +89,7 @@ class SequenceAdder:
     full queue or a rate limiter holds the actor back.
     """
 
-    def __init__(self, client: reverb.Client, length: int, period: int,
+    def __init__(self, client: Any, length: int, period: int,
                  max_in_flight: int = 2, table: str = TABLE):
         self._writer = client.trajectory_writer(num_keep_alive_refs=length)
         self._length, self._period, self._table = length, period, table
@@ -115,6 +120,8 @@ class Sampler:
 
     def __init__(self, address: str, columns: tuple[str, ...], items_per_batch: int,
                  prefetch: int = 2, table: str = TABLE):
+        import reverb
+
         self._client = reverb.Client(address)
         self._structure = {k: None for k in columns}
         self._items, self._table = items_per_batch, table
