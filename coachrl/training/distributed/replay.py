@@ -7,9 +7,9 @@
   times on average whatever the speed of actors and learner.
 - A sink (for benchmarks): a table that never blocks the actors.
 
-Reverb (and with it TensorFlow) is imported only inside the nodes that use it,
-so the driver process stays light. Items hold windows of E environments, so sizes are counted in windows: capacity
-and minimum size are the MPO config's transitions divided by E.
+Reverb is imported only inside the nodes that use it. Items hold windows of E
+environments, so sizes are counted in windows: capacity and minimum size are
+the MPO config's transitions divided by E.
 """
 
 from __future__ import annotations
