@@ -83,10 +83,18 @@ class Actor:
         return os.getpid()
 
     def run(self, max_steps: int | None = None) -> int:
-        """Acts until `max_steps` batch steps (forever if None); returns the steps taken."""
+        """Acts until `max_steps` batch steps or the counter's stop request; returns the
+        steps taken."""
+        import ray
+
         observation = self.envs.reset()
         steps, unreported, returns, last_report = 0, 0, [], time.monotonic()
+        reported = None
         while max_steps is None or steps < max_steps:
+            if reported is not None and ray.wait([reported], timeout=0)[0]:
+                if ray.get(reported):  # the answer to the last report: stop?
+                    break
+                reported = None
             self._client.maybe_update()
             self._key, key = jax.random.split(self._key)
             out = jax.device_get(self.agent.act(self._client.variables, observation, key))
@@ -98,15 +106,17 @@ class Actor:
             steps += 1
             unreported += self.envs.num_envs
             returns.extend(finished.tolist())
-            if time.monotonic() - last_report >= REPORT_EVERY_S:
-                self._report(unreported, returns)
+            if time.monotonic() - last_report >= REPORT_EVERY_S and reported is None:
+                reported = self._report(unreported, returns)
                 unreported, returns, last_report = 0, [], time.monotonic()
         self._report(unreported, returns)
+        self._adder.close()
         return steps
 
-    def _report(self, env_steps: int, returns: list[float]) -> None:
-        self._counter.increment.remote(env_steps=env_steps, episodes=len(returns),
-                                       return_sum=float(np.sum(returns)) if returns else 0.0)
+    def _report(self, env_steps: int, returns: list[float]) -> Any:
+        return self._counter.increment.remote(
+            env_steps=env_steps, episodes=len(returns),
+            return_sum=float(np.sum(returns)) if returns else 0.0)
 
 
 __all__ = ["Actor", "VariableClient", "configure_process"]

@@ -41,6 +41,7 @@ from coachrl.training.distributed.learner import Learner
 from coachrl.training.distributed.replay import ReplayServer
 
 STOP_TIMEOUT_S = 120.0  # how long the learner may take to write its final checkpoint
+ACTOR_STOP_TIMEOUT_S = 10.0  # how long actors may take to stop before they are killed
 
 
 class StaticVariables:
@@ -159,14 +160,17 @@ def train_distributed(config: TrainConfig, workdir: str | Path, *,
                       resume: bool = False, make_envs: Callable[[int], Any] | None = None,
                       consume: bool = True, evaluate_at_end: bool = True,
                       max_seconds: float | None = None, logger: Logger | None = None,
-                      verbose: bool = True) -> DistributedResult:
+                      verbose: bool = True,
+                      stop_when: Callable[[list[dict[str, float]]], bool] | None = None
+                      ) -> DistributedResult:
     """Trains `config`'s agent with `num_actors` actor processes (default: the config's).
 
     `make_envs(index)` builds actor `index`'s batch of environments (default: the
     athlete world, `distributed.envs_per_actor` athletes each; any `DmEnvBatch`
     works, e.g. bsuite). `consume=False` runs the actors into a never-blocking table
     with fixed parameters and no learner (the actors' own throughput). Stops at
-    `trainer.total_env_steps`, `trainer.max_minutes` (or `max_seconds`), or a signal.
+    `trainer.total_env_steps`, `trainer.max_minutes` (or `max_seconds`), a signal, or
+    when `stop_when(log rows so far)` says so.
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -210,13 +214,13 @@ def train_distributed(config: TrainConfig, workdir: str | Path, *,
             handles.append(evaluator)
         with _StopSignal() as stop:
             log = _supervise(config, counter, replay, source if consume else None,
-                             learner_run, actor_runs, evaluator, stop, logger, workdir,
-                             max_seconds, verbose)
+                             learner_run, actor_runs, evaluator, stop, logger, max_seconds,
+                             verbose, stop_when)
+        counter.request_stop.remote()  # actors end their loops at their next report
+        ray.wait(actor_runs, num_returns=len(actor_runs), timeout=ACTOR_STOP_TIMEOUT_S)
         if consume:
             ray.get(source.stop.remote())
             ray.get(learner_run, timeout=STOP_TIMEOUT_S)  # the final checkpoint
-        for actor in actors:
-            ray.kill(actor, no_restart=True)
         last_eval = {}
         if evaluate_at_end and evaluator is not None:
             last_eval = ray.get(evaluator.evaluate.remote())
@@ -246,7 +250,9 @@ def _samples_per_insert(info: dict[str, Any]) -> float:
 
 def _supervise(config: TrainConfig, counter: Any, replay: Any, learner: Any, learner_run: Any,
                actor_runs: list[Any], evaluator: Any, stop: _StopSignal, logger: Logger,
-               workdir: Path, max_seconds: float | None, verbose: bool) -> list[dict[str, float]]:
+               max_seconds: float | None, verbose: bool,
+               stop_when: Callable[[list[dict[str, float]]], bool] | None
+               ) -> list[dict[str, float]]:
     """The driver loop: log, evaluate, watch for failures, until a stop condition."""
     dist, trainer = config.distributed, config.trainer
     budget = max_seconds if max_seconds is not None else (
@@ -292,6 +298,7 @@ def _supervise(config: TrainConfig, counter: Any, replay: Any, learner: Any, lea
             if verbose:
                 print(_status_line(row), flush=True)
             previous, previous_t, next_log = counts, now, now + dist.log_every_s
+            finished = finished or (stop_when is not None and stop_when(log))
         if finished:
             if verbose and stop.received:
                 print(f"{stop.received}: stopping every node (final checkpoint first)",
