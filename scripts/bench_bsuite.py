@@ -1,12 +1,16 @@
-"""Trains an agent on a bsuite task through the single-process dm_env loop and scores it.
+"""Trains an agent on a bsuite task and scores it: the single-process dm_env loop, or the
+distributed trainer.
 
     .venv/bin/python scripts/bench_bsuite.py --agent ppo --bsuite_id catch/0
         [--results_dir DIR] [--episodes N] [--seed 0] [--set ppo.key=value ...]
+        [--backend distributed --num_actors 2 --envs_per_actor 1]
 
 Runs bsuite's full episode budget for the task (or --episodes), records it with
 bsuite's own CSV logger, and scores it with bsuite's analysis (regret-based,
-0 to 1). Prints one JSON object as its last line: score, env_steps_per_s,
-episodes, steps, seconds and the settings.
+0 to 1). Distributed, every actor steps its own instances of the task and the
+first instance of actor 0 is the one recorded and scored; the run stops when it
+has played the budget. Prints one JSON object as its last line: score,
+env_steps_per_s, episodes, steps, seconds and the settings.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # Hyper-parameters for bsuite's small tasks (PPO on one environment).
 BSUITE_PPO = {"hidden_sizes": (64, 64), "learning_rate": 2e-3, "num_epochs": 8,
@@ -42,6 +49,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rollout_length", type=int, default=ROLLOUT_LENGTH,
                         help="PPO: steps between updates")
+    parser.add_argument("--backend", choices=["loop", "distributed"], default="loop")
+    parser.add_argument("--num_actors", type=int, default=2, help="distributed: actors")
+    parser.add_argument("--envs_per_actor", type=int, default=1,
+                        help="distributed: task instances per actor")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE",
                         help="override an agent key, e.g. ppo.learning_rate=3e-4 (repeatable)")
@@ -115,16 +126,76 @@ def run(args: argparse.Namespace, results_dir: str) -> dict:
             args.agent: to_dict(config)}
 
 
+def bsuite_envs(bsuite_id: str, results_dir: str, num_envs: int, index: int):
+    """Actor `index`'s instances of the task; actor 0's first one records to `results_dir`."""
+    import bsuite
+
+    from coachrl.training.distributed.environments import DmEnvBatch
+
+    def make(i: int):
+        if index == 0 and i == 0:
+            return bsuite.load_and_record_to_csv(bsuite_id, results_dir=results_dir,
+                                                 overwrite=True)
+        return bsuite.load_from_id(bsuite_id)
+
+    return DmEnvBatch(make, num_envs)
+
+
+def recorded_episodes(results_dir: str) -> int:
+    """The last episode bsuite's CSV logger has written (0 before its first row)."""
+    import glob
+
+    import pandas as pd
+
+    files = glob.glob(f"{results_dir}/*.csv")
+    try:
+        frame = pd.read_csv(files[0])
+    except (IndexError, pd.errors.EmptyDataError):  # no file, or no row written yet
+        return 0
+    return int(frame["episode"].max()) if len(frame) else 0
+
+
+def run_distributed(args: argparse.Namespace, results_dir: str) -> dict:
+    import functools
+
+    import bsuite
+
+    from coachrl.schema import to_dict
+    from coachrl.training.config import load_train_config
+    from coachrl.training.distributed.program import train_distributed
+
+    agent = agent_config(args.agent, args.overrides)
+    episodes = args.episodes or bsuite.load_from_id(args.bsuite_id).bsuite_num_episodes
+    sets = [f"distributed.envs_per_actor={args.envs_per_actor}", "trainer.max_minutes=0",
+            "distributed.log_every_s=1",
+            f"trainer.rollout_length={args.rollout_length // 2}", f"seed={args.seed}"]
+    config = dataclasses.replace(
+        load_train_config(ROOT / "configs" / f"{args.agent}.yaml", sets), **{args.agent: agent})
+    make_envs = functools.partial(bsuite_envs, args.bsuite_id, results_dir, args.envs_per_actor)
+    with tempfile.TemporaryDirectory() as workdir:
+        result = train_distributed(
+            config, workdir, num_actors=args.num_actors, make_envs=make_envs,
+            stop_when=lambda log: recorded_episodes(results_dir) >= episodes)
+    return {"agent": args.agent, "backend": "distributed", "bsuite_id": args.bsuite_id,
+            "score": bsuite_score(results_dir, args.bsuite_id),
+            "env_steps_per_s": result.env_steps / max(result.seconds, 1e-9),
+            "episodes": episodes, "steps": result.env_steps, "seconds": result.seconds,
+            "learner_steps": result.learner_steps, "num_actors": args.num_actors,
+            "envs_per_actor": args.envs_per_actor, "seed": args.seed,
+            "samples_per_insert": result.samples_per_insert, args.agent: to_dict(agent)}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from coachrl.schema import ConfigError
 
+    runner = run_distributed if args.backend == "distributed" else run
     try:
         if args.results_dir:
-            report = run(args, args.results_dir)
+            report = runner(args, args.results_dir)
         else:
             with tempfile.TemporaryDirectory() as results_dir:
-                report = run(args, results_dir)
+                report = runner(args, results_dir)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -294,3 +294,15 @@ def test_world_batch_steps_three_athletes():
     assert reward.shape == (3,) and np.all(np.isfinite(reward))
     assert done.shape == (3,) and not done.any()  # a season lasts more than one day
     assert finished.shape == (0,)
+
+
+def test_only_the_distributed_package_imports_ray_or_reverb():
+    import subprocess
+    import sys
+
+    code = ("import sys, coachrl, coachrl.training.anakin, coachrl.training.loop, "
+            "coachrl.coach.plan, coachrl.evaluation, coachrl.training.distributed.agents; "
+            "heavy = [m for m in ('reverb', 'ray') if m in sys.modules]; "
+            "assert not heavy, heavy")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

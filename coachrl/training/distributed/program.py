@@ -320,6 +320,7 @@ def _status_row(counts: dict[str, float], previous: dict[str, float], interval: 
            "env_steps_per_s_run": (env_steps - steps_before) / max(elapsed, 1e-9),
            "learner_steps": counts.get("learner_steps", 0.0),  # this run's (see below)
            "learner_steps_per_s": rate("learner_steps"),
+           "episodes": counts.get("episodes", 0.0),
            "episode_return": returns / episodes if episodes else math.nan,
            "actor_starts": counts.get("actor_starts", 0.0),
            "replay_size": float(info["size"]),
