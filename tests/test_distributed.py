@@ -168,6 +168,7 @@ def test_sigterm_checkpoints_leaves_no_process_and_resume_continues(tmp_path):
              150, "the resumed run to checkpoint")
     output = stop(resumed)
     assert resumed.returncode == 0, output
+    assert f"resumed from learner step {step}" in output
     rows = logged(tmp_path / "run")
     assert all(r["learner_steps"] >= step for r in rows[-2:])
     assert os.path.exists(tmp_path / "run" / "config.yaml")

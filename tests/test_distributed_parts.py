@@ -23,7 +23,6 @@ from coachrl.training.distributed.agents import (
     make_distributed_agent,
     mpo_transitions,
     ppo_batch,
-    stack_items,
 )
 from coachrl.training.distributed.environments import DmEnvBatch, WorldBatch
 from coachrl.training.distributed.replay import Sampler, SequenceAdder, make_table
@@ -97,15 +96,6 @@ def test_mpo_transitions_n_step_returns_by_hand(jit):
     np.testing.assert_array_equal(out.mask, mask[0])  # flat, as MPO's replay keeps it
     np.testing.assert_array_equal(out.next_mask, mask[2])
     np.testing.assert_array_equal(out.action, action[0])
-
-
-def test_stack_items_puts_windows_side_by_side():
-    a = {"reward": np.array([[1.0, 2.0], [3.0, 4.0]]), "action": np.zeros((2, 2, 5), np.int32)}
-    b = {"reward": np.array([[5.0], [6.0]]), "action": np.ones((2, 1, 5), np.int32)}
-    out = stack_items([a, b])  # [L=2, E=2] + [L=2, E=1] -> [2, 3]
-    np.testing.assert_array_equal(out["reward"], [[1.0, 2.0, 5.0], [3.0, 4.0, 6.0]])
-    assert out["action"].shape == (2, 3, 5)
-    np.testing.assert_array_equal(out["action"][:, :, 0], [[0, 0, 1], [0, 0, 1]])
 
 
 # ---------------------------------------------------------------- the agents
@@ -194,7 +184,9 @@ def test_sequence_adder_writes_overlapping_windows_for_the_sampler(queue_server)
     adder.close()
     assert reverb.Client(address).server_info()["replay"].current_size == 3
 
-    sampler = Sampler(address, ("features", "action", "reward"), items_per_batch=3)
+    item = {"features": np.zeros((4, 2, 3), np.float32), "action": np.zeros((4, 2, 1), np.int32),
+            "reward": np.zeros((4, 2), np.float32)}  # one window's shapes and dtypes
+    sampler = Sampler(address, item, items_per_batch=3)
     batch = sampler.get(timeout=10.0)
     assert batch is not None
     # Windows [0..3], [3..6], [6..9] (FIFO), each 2 athletes wide: [L=4, 3 x 2, ...].

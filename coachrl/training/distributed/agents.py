@@ -158,11 +158,6 @@ def example_columns(agent: DistributedAgent, nvec: tuple[int, ...], num_features
     return {k: np.zeros(lead + shapes[k][0], shapes[k][1]) for k in agent.columns}
 
 
-def stack_items(items: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Windows [L, E, ...] side by side: [L, items x E, ...]."""
-    return {k: np.concatenate([item[k] for item in items], axis=1) for k in items[0]}
-
-
 __all__ = ["COLUMNS", "DistributedAgent", "PPO_COLUMNS", "example_columns",
            "make_distributed_agent",
-           "mpo_transitions", "ppo_batch", "stack_items"]
+           "mpo_transitions", "ppo_batch"]

@@ -50,11 +50,11 @@ class Learner:
         self.state = state
         self._lock = threading.Lock()
         self._publish()
-        self._sampler = Sampler(replay_address, self.agent.columns, self.agent.items_per_batch)
+        example = example_columns(self.agent, nvec, num_features, envs_per_actor)
+        one_window = {k: v[:, :envs_per_actor] for k, v in example.items()}
+        self._sampler = Sampler(replay_address, one_window, self.agent.items_per_batch)
         self._stop = threading.Event()
-        example = self.agent.to_batch(example_columns(self.agent, nvec, num_features,
-                                                      envs_per_actor))
-        _, shapes = jax.eval_shape(self.agent.learn, state, example)
+        _, shapes = jax.eval_shape(self.agent.learn, state, self.agent.to_batch(example))
         self.metrics: dict[str, float] = {k: math.nan for k in shapes}  # names known upfront
         self._start = time.monotonic()
 

@@ -196,7 +196,8 @@ def train_distributed(config: TrainConfig, workdir: str | Path, *,
         replay_address = ray.get(replay.address.remote())
         if consume:
             source = ray.remote(Learner).options(
-                num_cpus=cpus, max_concurrency=4, max_restarts=-1, max_task_retries=-1
+                num_cpus=cpus, max_concurrency=num_actors + 4, max_restarts=-1,
+                max_task_retries=-1
             ).remote(config, str(workdir), replay_address, counter, *shape)
         else:
             source = ray.remote(StaticVariables).options(num_cpus=0).remote(config, *shape)
@@ -212,6 +213,10 @@ def train_distributed(config: TrainConfig, workdir: str | Path, *,
             evaluator = ray.remote(Evaluator).options(num_cpus=0).remote(
                 config, source, *shape)
             handles.append(evaluator)
+        if consume and verbose:
+            restored = ray.get(source.status.remote())["restored_from"]
+            print(f"resumed from learner step {restored}" if restored is not None else
+                  ("no checkpoint: starting afresh" if resume else "learner started"), flush=True)
         with _StopSignal() as stop:
             log = _supervise(config, counter, replay, source if consume else None,
                              learner_run, actor_runs, evaluator, stop, logger, max_seconds,
@@ -262,7 +267,7 @@ def _supervise(config: TrainConfig, counter: Any, replay: Any, learner: Any, lea
     steps_before = int(first.get("env_steps", 0))
     previous, previous_t = first, start
     next_log = start + dist.log_every_s
-    next_eval = start + dist.eval_every_s if dist.eval_every_s else math.inf
+    next_eval = start if dist.eval_every_s else math.inf  # the first: the starting policy
     pending_eval = None
     log: list[dict[str, float]] = []
     while True:

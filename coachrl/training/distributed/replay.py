@@ -20,10 +20,8 @@ import threading
 from typing import Any
 
 import numpy as np
-import tree
 
 from coachrl.training.config import TrainConfig
-from coachrl.training.distributed.agents import stack_items
 
 TABLE = "replay"
 
@@ -106,36 +104,49 @@ class SequenceAdder:
                 trajectory={k: history[k][-self._length:] for k in step})
             self._writer.flush(self._max_in_flight)
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 1.0) -> None:
+        """Sends what is pending (waiting at most `timeout_s`: a full table may never take
+        it), then closes the writer."""
+        import reverb
+
+        try:
+            self._writer.flush(timeout_ms=int(timeout_s * 1000))
+        except reverb.errors.DeadlineExceededError:
+            pass
         self._writer.close()
 
 
 class Sampler:
     """Batches of stacked windows from the table, fetched by a background thread.
 
-    `get(timeout)` returns the next batch ({column: [L, items x E, ...]}) or None when
-    none arrived in time (the table is empty or rate-limited), so the learner can stop
-    even while Reverb blocks.
+    Reads through `reverb.TrajectoryDataset` (batched in C++; about 7x faster than
+    `Client.sample` item by item). `item` is one window's arrays ([L, E, ...], any
+    values: only shapes and dtypes are used). `get(timeout)` returns the next batch
+    ({column: [L, items x E, ...]}) or None when none arrived in time (the table is
+    empty or rate-limited), so the learner can stop even while Reverb blocks.
     """
 
-    def __init__(self, address: str, columns: tuple[str, ...], items_per_batch: int,
+    def __init__(self, address: str, item: dict[str, np.ndarray], items_per_batch: int,
                  prefetch: int = 2, table: str = TABLE):
-        import reverb
-
-        self._client = reverb.Client(address)
-        self._structure = {k: None for k in columns}
-        self._items, self._table = items_per_batch, table
+        self._address, self._item, self._table = address, item, table
+        self._items = items_per_batch
         self._batches: queue.Queue = queue.Queue(maxsize=prefetch)
         self.sampled_items = 0
         threading.Thread(target=self._fetch, daemon=True, name="replay-sampler").start()
 
     def _fetch(self) -> None:
-        while True:
-            samples = self._client.sample(self._table, num_samples=self._items,
-                                          emit_timesteps=False)
-            items = [tree.unflatten_as(self._structure, [np.asarray(x) for x in s.data])
-                     for s in samples]
-            self._batches.put(stack_items(items))
+        import reverb
+        import tensorflow as tf
+
+        dataset = reverb.TrajectoryDataset(
+            server_address=self._address, table=self._table,
+            dtypes={k: tf.as_dtype(v.dtype) for k, v in self._item.items()},
+            shapes={k: tf.TensorShape(v.shape) for k, v in self._item.items()},
+            max_in_flight_samples_per_worker=2 * self._items)
+        for sample in dataset.batch(self._items).as_numpy_iterator():
+            # [items, L, E, ...] -> [L, items x E, ...]: windows side by side.
+            self._batches.put({k: np.concatenate(list(v), axis=1)
+                               for k, v in sample.data.items()})
 
     def get(self, timeout: float) -> dict[str, np.ndarray] | None:
         try:
