@@ -54,6 +54,8 @@ def main(argv: list[str]) -> None:
 
     address = FLAGS["address"].value if "address" in FLAGS else None  # train_cluster.py
     distributed = FLAGS.backend == "distributed" or address is not None
+    if FLAGS.num_actors is not None and not distributed:
+        fail("--num_actors needs --backend distributed")
 
     try:
         config = load_train_config(FLAGS.config, FLAGS.set)

@@ -172,3 +172,15 @@ def test_sigterm_checkpoints_leaves_no_process_and_resume_continues(tmp_path):
     rows = logged(tmp_path / "run")
     assert all(r["learner_steps"] >= step for r in rows[-2:])
     assert os.path.exists(tmp_path / "run" / "config.yaml")
+
+
+def test_launch_flags_are_checked(tmp_path):
+    def run(script: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(ROOT / "launch" / script), *args,
+                               "--workdir", str(tmp_path / "run")],
+                              capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+    result = run("train_local.py", "--num_actors", "2")
+    assert result.returncode == 2 and "--num_actors needs --backend distributed" in result.stderr
+    result = run("train_cluster.py", "--address", "127.0.0.1:9")  # nothing listens there
+    assert result.returncode == 2 and "no Ray head answers there" in result.stderr

@@ -61,7 +61,8 @@ class DistributedConfig(Section):
     Attributes:
       num_actors: actor processes stepping athletes (`--num_actors` overrides it).
       envs_per_actor: athletes (or dm_env instances) each actor steps at once.
-      variable_update_period: actor steps between pulls of the learner's parameters.
+      variable_update_period: actor steps between requests for the learner's parameters
+        (answered in the background: the actor never waits for them).
       queue_items: PPO: sequences the queue table holds before actors wait (the policy lag).
       batch_items: PPO: sequences per learner update (each of rollout_length + 1 steps
         and envs_per_actor athletes).
@@ -75,7 +76,7 @@ class DistributedConfig(Section):
 
     num_actors: int = param(2, lo=1)
     envs_per_actor: int = param(64, lo=1)
-    variable_update_period: int = param(16, lo=1)
+    variable_update_period: int = param(64, lo=1)
     queue_items: int = param(4, lo=1)
     batch_items: int = param(2, lo=1)
     samples_per_insert_tolerance: float = param(0.2, lo=0.01)

@@ -41,23 +41,31 @@ def configure_process(threads: int | None = None) -> None:
 
 
 class VariableClient:
-    """The learner's parameters, fetched every `period` calls of `maybe_update` (Acme)."""
+    """The learner's parameters, asked for every `period` calls of `maybe_update` (Acme's
+    asynchronous variable client): the actor keeps acting while the request is in flight,
+    and the source sends nothing when it has no newer version."""
 
     def __init__(self, source: Any, period: int):
         self._source, self._period, self._calls = source, period, 0
         self.variables, self.version = None, -1
+        self._pending: Any = None
 
-    def update(self) -> None:
-        import ray
-
-        got = ray.get(self._source.get_variables.remote())
+    def _take(self, got: dict[str, Any] | None) -> None:
         if got is not None:
             self.version, self.variables = got["version"], got["variables"]
 
     def maybe_update(self) -> None:
+        import ray
+
+        if self.variables is None:  # the first parameters: wait for them
+            self._take(ray.get(self._source.get_variables.remote()))
+            return
         self._calls += 1
-        if self._calls % self._period == 0 or self.variables is None:
-            self.update()
+        if self._pending is not None and ray.wait([self._pending], timeout=0)[0]:
+            self._take(ray.get(self._pending))
+            self._pending = None
+        if self._pending is None and self._calls % self._period == 0:
+            self._pending = self._source.get_variables.remote(self.version)
 
 
 class Actor:

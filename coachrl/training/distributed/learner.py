@@ -63,9 +63,10 @@ class Learner:
         with self._lock:
             self._variables = {"version": int(self.state.steps), "variables": variables}
 
-    def get_variables(self) -> dict[str, Any]:
+    def get_variables(self, known_version: int = -1) -> dict[str, Any] | None:
+        """The newest parameters, or None if the caller has them (`known_version`)."""
         with self._lock:
-            return self._variables
+            return None if self._variables["version"] == known_version else self._variables
 
     def steps(self) -> int:
         return int(self.state.steps)

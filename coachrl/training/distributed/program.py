@@ -57,8 +57,8 @@ class StaticVariables:
         state = agent.init_training(jax.random.PRNGKey(config.seed))
         self._variables = {"version": 0, "variables": jax.device_get(agent.variables(state))}
 
-    def get_variables(self) -> dict[str, Any]:
-        return self._variables
+    def get_variables(self, known_version: int = -1) -> dict[str, Any] | None:
+        return None if known_version == 0 else self._variables
 
 
 class Evaluator:
@@ -217,15 +217,15 @@ def train_distributed(config: TrainConfig, workdir: str | Path, *,
             restored = ray.get(source.status.remote())["restored_from"]
             print(f"resumed from learner step {restored}" if restored is not None else
                   ("no checkpoint: starting afresh" if resume else "learner started"), flush=True)
-        with _StopSignal() as stop:
+        with _StopSignal() as stop:  # also shields the final checkpoint from a second Ctrl-C
             log = _supervise(config, counter, replay, source if consume else None,
                              learner_run, actor_runs, evaluator, stop, logger, max_seconds,
                              verbose, stop_when)
-        counter.request_stop.remote()  # actors end their loops at their next report
-        ray.wait(actor_runs, num_returns=len(actor_runs), timeout=ACTOR_STOP_TIMEOUT_S)
-        if consume:
-            ray.get(source.stop.remote())
-            ray.get(learner_run, timeout=STOP_TIMEOUT_S)  # the final checkpoint
+            counter.request_stop.remote()  # actors end their loops at their next report
+            ray.wait(actor_runs, num_returns=len(actor_runs), timeout=ACTOR_STOP_TIMEOUT_S)
+            if consume:
+                ray.get(source.stop.remote())
+                ray.get(learner_run, timeout=STOP_TIMEOUT_S)  # the final checkpoint
         last_eval = {}
         if evaluate_at_end and evaluator is not None:
             last_eval = ray.get(evaluator.evaluate.remote())
