@@ -6,7 +6,7 @@ STAMP := .venv/.installed
 export JAX_PLATFORMS ?= cpu
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup test test-slow lint demo bench clean
+.PHONY: setup test test-slow lint demo bench bench-distributed clean
 
 setup: $(STAMP)
 
@@ -51,6 +51,10 @@ bench: setup
 	$(PY) scripts/bench_env.py
 	$(PY) scripts/bench_evaluation.py
 	$(PY) scripts/bench_train.py
+
+# The distributed trainer with 1, 2 and 4 actors (about 8 minutes: Ray starts 6 times).
+bench-distributed: setup
+	$(PY) scripts/bench_distributed.py
 
 clean:
 	rm -rf .venv runs

@@ -184,3 +184,37 @@ def test_launch_flags_are_checked(tmp_path):
     assert result.returncode == 2 and "--num_actors needs --backend distributed" in result.stderr
     result = run("train_cluster.py", "--address", "127.0.0.1:9")  # nothing listens there
     assert result.returncode == 2 and "no Ray head answers there" in result.stderr
+
+
+def bench_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_distributed",
+                                                  ROOT / "scripts" / "bench_distributed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_steady_rates_by_hand():
+    rows = [{"seconds": 1.0, "env_steps": 0.0, "learner_steps": 0.0},
+            {"seconds": 3.0, "env_steps": 100.0, "learner_steps": 1.0},  # stepping begins
+            {"seconds": 6.0, "env_steps": 400.0, "learner_steps": 4.0},  # >= 3 + warmup 2
+            {"seconds": 11.0, "env_steps": 1400.0, "learner_steps": 9.0}]
+    rates = bench_script().steady_rates(rows, warmup=2.0)
+    assert rates == {"env_steps_per_s": 200.0, "learner_steps_per_s": 1.0, "measured_s": 5.0}
+
+
+@pytest.mark.slow
+def test_bench_distributed_prints_json_last():
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_distributed.py"),
+                             "--actors", "1", "--window", "2", "--warmup", "0",
+                             *(f"--set={s}" for s in TINY_PPO)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    row = report["results"][0]
+    assert row["num_actors"] == 1 and row["actor_env_steps_per_s"] > 0
+    assert row["env_steps_per_s"] > 0 and 0 < row["samples_per_insert"] <= 1.0
