@@ -84,11 +84,9 @@ class Actor:
                                     self.agent.sequence_period)
         self._client = VariableClient(variable_source, config.distributed.variable_update_period)
         self._counter = counter
+        # The pid joins the seed so an actor started again does not repeat its actions.
         self._key = jax.random.PRNGKey(config.seed * 100_003 + 7919 * index + os.getpid())
         counter.increment.remote(actor_starts=1)
-
-    def pid(self) -> int:
-        return os.getpid()
 
     def run(self, max_steps: int | None = None) -> int:
         """Acts until `max_steps` batch steps or the counter's stop request; returns the

@@ -273,9 +273,10 @@ def _supervise(config: TrainConfig, counter: Any, replay: Any, learner: Any, lea
     while True:
         watched = [r for r in [learner_run, *actor_runs] if r is not None]
         done, _ = ray.wait(watched, timeout=0.2)
-        for ref in done:  # a run that ended by itself failed (crashes are retried by Ray)
-            ray.get(ref)
-            raise RuntimeError("a node stopped unexpectedly")
+        for ref in done:  # a run that ends by itself failed (crashes are retried by Ray)
+            ray.get(ref)  # raises the node's own error, if it had one
+            node = "the learner" if ref is learner_run else f"actor {actor_runs.index(ref)}"
+            raise RuntimeError(f"{node} stopped unexpectedly")
         now = time.monotonic()
         evaluation = {f"eval_{name}": math.nan for name in EVAL_METRICS} \
             if evaluator is not None else {}
