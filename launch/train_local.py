@@ -107,8 +107,14 @@ def run_distributed(config, workdir: Path, address: str | None, budget: str) -> 
                                    resume=FLAGS.resume)
     except CheckpointError as error:
         fail(f"cannot resume: {error}")
-    except (ConnectionError, ValueError) as error:
+    except (ConnectionError, ValueError, FileExistsError) as error:
         fail(str(error))
+    except Exception as error:  # a node that could not start or failed: say which, briefly
+        import ray
+
+        if not isinstance(error, ray.exceptions.RayError):
+            raise
+        fail(f"the distributed run failed: {str(error).splitlines()[0]}")
     print(f"done: {result.env_steps:,} athlete-days, {result.learner_steps} learner steps in "
           f"{result.seconds:.0f} s ({result.actor_starts} actor starts); checkpoint "
           f"{result.checkpoint}", flush=True)

@@ -65,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
     def measured_enough(log: list[dict[str, float]]) -> bool:
         stepping = [row for row in log if row["env_steps"] > 0]
         return bool(stepping) and (stepping[-1]["seconds"] - stepping[0]["seconds"]

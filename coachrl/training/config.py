@@ -71,7 +71,8 @@ class DistributedConfig(Section):
       log_every_s: seconds between log rows and status lines.
       checkpoint_every_s: seconds between learner checkpoints.
       eval_every_s: seconds between held-out evaluations (0: only at the end).
-      actor_threads: CPU threads each actor process may use (XLA and TensorFlow).
+      single_threaded_actors: run each actor's XLA computations on one thread (Eigen's
+        thread pool off), so actors do not fight over the cores.
     """
 
     num_actors: int = param(2, lo=1)
@@ -83,7 +84,7 @@ class DistributedConfig(Section):
     log_every_s: float = param(10.0, lo=0.1)
     checkpoint_every_s: float = param(120.0, lo=1.0)
     eval_every_s: float = param(0.0, lo=0.0)
-    actor_threads: int = param(1, lo=1)
+    single_threaded_actors: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

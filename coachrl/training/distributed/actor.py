@@ -1,7 +1,7 @@
 """The actor: steps a batch of environments with the learner's latest policy into Reverb.
 
     actor = Actor(config, make_envs, index=0, replay_address, variable_source, counter)
-    actor.run()      # until killed: act, step, add to replay, pull parameters, report
+    actor.run()      # act, step, add to replay, pull parameters, report; until asked to stop
 
 Acme's actor split: a jitted policy (`agents.DistributedAgent.act`), an adder
 (`replay.SequenceAdder`), and a variable client that asks the learner for its
@@ -26,18 +26,17 @@ from coachrl.training.distributed.replay import SequenceAdder
 REPORT_EVERY_S = 1.0
 
 
-def configure_process(threads: int | None = None) -> None:
+def configure_process(single_threaded: bool = False) -> None:
     """A node's JAX set-up, before its first computation: compiled programs are cached on
     disk (`$COACHRL_JAX_CACHE`, default ~/.cache/coachrl/jax) so restarted and later nodes
-    skip most compiling; `threads` caps XLA's CPU threads."""
+    skip most compiling; `single_threaded` turns XLA's Eigen thread pool off."""
     cache = os.environ.get("COACHRL_JAX_CACHE",
                            os.path.join(os.path.expanduser("~"), ".cache", "coachrl", "jax"))
     jax.config.update("jax_compilation_cache_dir", cache)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
     flags = os.environ.get("XLA_FLAGS", "")
-    if threads and "intra_op_parallelism_threads" not in flags:
-        os.environ["XLA_FLAGS"] = (f"{flags} --xla_cpu_multi_thread_eigen=false "
-                                   f"intra_op_parallelism_threads={threads}").strip()
+    if single_threaded and "xla_cpu_multi_thread_eigen" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
 
 
 class VariableClient:
@@ -47,7 +46,7 @@ class VariableClient:
 
     def __init__(self, source: Any, period: int):
         self._source, self._period, self._calls = source, period, 0
-        self.variables, self.version = None, -1
+        self.variables, self.version = None, None
         self._pending: Any = None
 
     def _take(self, got: dict[str, Any] | None) -> None:
@@ -75,7 +74,7 @@ class Actor:
                  replay_address: str, variable_source: Any, counter: Any):
         import reverb
 
-        configure_process(config.distributed.actor_threads)
+        configure_process(config.distributed.single_threaded_actors)
         self.index = index
         self.envs = make_envs(index)
         self.agent = make_distributed_agent(config, self.envs.nvec, self.envs.num_features,
@@ -88,15 +87,14 @@ class Actor:
         self._key = jax.random.PRNGKey(config.seed * 100_003 + 7919 * index + os.getpid())
         counter.increment.remote(actor_starts=1)
 
-    def run(self, max_steps: int | None = None) -> int:
-        """Acts until `max_steps` batch steps or the counter's stop request; returns the
-        steps taken."""
+    def run(self) -> int:
+        """Acts until the counter asks the actors to stop; returns the steps taken."""
         import ray
 
         observation = self.envs.reset()
         steps, unreported, returns, last_report = 0, 0, [], time.monotonic()
         reported = None
-        while max_steps is None or steps < max_steps:
+        while True:
             if reported is not None and ray.wait([reported], timeout=0)[0]:
                 if ray.get(reported):  # the answer to the last report: stop?
                     break

@@ -56,7 +56,6 @@ class DistributedAgent(NamedTuple):
     variables: Callable[[Any], dict]  # TrainingState -> what actors and evaluators need
     act: Callable[[dict, dict, jax.Array], dict]  # jitted (variables, obs, key) -> record part
     policy: Callable[..., Policy]  # (variables, greedy=True) -> evaluation policy
-    env_steps_per_update: int  # athlete-days consumed by one update (PPO); 0 for MPO
 
 
 def ppo_batch(columns: dict[str, jnp.ndarray], nvec: tuple[int, ...]) -> ppo_learning.Batch:
@@ -115,8 +114,7 @@ def _ppo(config: TrainConfig, nvec, num_features: int, envs: int) -> Distributed
         variables=lambda state: {"params": state.params, "obs_stats": state.obs_stats},
         act=jax.jit(act_fn),
         policy=lambda v, greedy=True: ppo_acting.make_policy(networks, ppo, v["params"],
-                                                             v["obs_stats"], greedy),
-        env_steps_per_update=per_update)
+                                                             v["obs_stats"], greedy))
 
 
 def _mpo(config: TrainConfig, nvec, num_features: int, envs: int) -> DistributedAgent:
@@ -144,8 +142,7 @@ def _mpo(config: TrainConfig, nvec, num_features: int, envs: int) -> Distributed
                                  "obs_stats": state.obs_stats},
         act=jax.jit(act_fn),
         policy=lambda v, greedy=True: mpo_acting.make_policy(networks, mpo, v["policy_params"],
-                                                             v["obs_stats"], greedy),
-        env_steps_per_update=0)
+                                                             v["obs_stats"], greedy))
 
 
 def example_columns(agent: DistributedAgent, nvec: tuple[int, ...], num_features: int,

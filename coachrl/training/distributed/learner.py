@@ -48,6 +48,9 @@ class Learner:
 
             ray.get(counter.at_least.remote(env_steps=int(counters["env_steps"])))
         self.state = state
+        # Versions are (this incarnation, steps): a learner started again from an older
+        # checkpoint never hands out a version an actor already holds.
+        self._incarnation = time.time_ns()
         self._lock = threading.Lock()
         self._publish()
         example = example_columns(self.agent, nvec, num_features, envs_per_actor)
@@ -60,10 +63,12 @@ class Learner:
 
     def _publish(self) -> None:
         variables = jax.device_get(self.agent.variables(self.state))
+        steps = int(self.state.steps)
         with self._lock:
-            self._variables = {"version": int(self.state.steps), "variables": variables}
+            self._variables = {"version": (self._incarnation, steps), "steps": steps,
+                               "variables": variables}
 
-    def get_variables(self, known_version: int = -1) -> dict[str, Any] | None:
+    def get_variables(self, known_version: Any = None) -> dict[str, Any] | None:
         """The newest parameters, or None if the caller has them (`known_version`)."""
         with self._lock:
             return None if self._variables["version"] == known_version else self._variables
@@ -90,14 +95,21 @@ class Learner:
             "seconds": self._seconds_before + time.monotonic() - self._start})
 
     def run(self) -> int:
-        """Learns until `stop()`, checkpointing every checkpoint_every_s and at the end."""
+        """Learns until `stop()` or the counter's stop request (which also reaches a learner
+        Ray started again), checkpointing every checkpoint_every_s and at the end."""
+        import ray
+
         period = self.config.distributed.checkpoint_every_s
-        next_checkpoint = time.monotonic() + period
+        next_checkpoint, next_poll = time.monotonic() + period, time.monotonic() + 1.0
         while not self._stop.is_set():
             if self.step():
-                self._counter.increment.remote(learner_steps=1,
-                                               sampled_items=self.agent.items_per_batch)
-            if time.monotonic() >= next_checkpoint:
+                self._counter.increment.remote(learner_steps=1)
+            now = time.monotonic()
+            if now >= next_poll:
+                next_poll = now + 1.0
+                if ray.get(self._counter.stop_requested.remote()):
+                    break
+            if now >= next_checkpoint:
                 self.checkpoint()
                 next_checkpoint = time.monotonic() + period
         self.checkpoint()

@@ -55,10 +55,11 @@ class StaticVariables:
 
         agent = make_distributed_agent(config, nvec, num_features, envs_per_actor)
         state = agent.init_training(jax.random.PRNGKey(config.seed))
-        self._variables = {"version": 0, "variables": jax.device_get(agent.variables(state))}
+        self._variables = {"version": (0, 0), "steps": 0,
+                           "variables": jax.device_get(agent.variables(state))}
 
-    def get_variables(self, known_version: int = -1) -> dict[str, Any] | None:
-        return None if known_version == 0 else self._variables
+    def get_variables(self, known_version: Any = None) -> dict[str, Any] | None:
+        return None if known_version == self._variables["version"] else self._variables
 
 
 class Evaluator:
@@ -77,12 +78,13 @@ class Evaluator:
 
         got = ray.get(self._source.get_variables.remote())
         result = evaluate_policy(self.config, self.agent.policy(got["variables"]))
-        return {"learner_steps": float(got["version"]), **result}
+        return {"learner_steps": float(got["steps"]), **result}
 
 
 def world_envs(config: TrainConfig, num_envs: int, index: int) -> WorldBatch:
-    """Actor `index`'s athletes: its own stream of training athletes."""
-    return WorldBatch(config, num_envs, seed=config.seed * 1000 + index + 1)
+    """Actor `index`'s athletes: its own stream of training athletes (the process id joins
+    the seed, so an actor started again, or a resumed run, meets new athletes)."""
+    return WorldBatch(config, num_envs, seed=config.seed * 1000 + index + 1 + 7919 * os.getpid())
 
 
 @dataclasses.dataclass
@@ -181,14 +183,17 @@ def train_distributed(config: TrainConfig, workdir: str | Path, *,
     on_world = make_envs is None  # held-out evaluation needs the athlete world
     make_envs = make_envs or functools.partial(world_envs, config, dist.envs_per_actor)
     started_ray = init_ray(address, num_actors)  # before JAX starts threads in this process
-    probe = make_envs(0)  # the action and feature sizes every node builds its agent with
-    shape = (tuple(probe.nvec), probe.num_features, probe.num_envs)
-    del probe
     cpus = 1 if address else 0  # on a cluster, one CPU per actor spreads them over nodes
     handles: list[Any] = []
     logger = logger or make_default_logger(workdir)
     log: list[dict[str, float]] = []
+    stop = _StopSignal().__enter__()  # from here on Ctrl-C / SIGTERM stop the run cleanly
+    learner_run = None
     try:
+        probe = make_envs(0)  # the action and feature sizes every node builds its agent with
+        shape = (tuple(probe.nvec), probe.num_features, probe.num_envs)
+        del probe
+        _check_here(config, workdir, shape, resume and consume)
         counter = ray.remote(Counter).options(num_cpus=0).remote()
         replay = ray.remote(ReplayServer).options(num_cpus=0).remote(
             config, shape[2], sink=not consume)
@@ -217,15 +222,13 @@ def train_distributed(config: TrainConfig, workdir: str | Path, *,
             restored = ray.get(source.status.remote())["restored_from"]
             print(f"resumed from learner step {restored}" if restored is not None else
                   ("no checkpoint: starting afresh" if resume else "learner started"), flush=True)
-        with _StopSignal() as stop:  # also shields the final checkpoint from a second Ctrl-C
-            log = _supervise(config, counter, replay, source if consume else None,
-                             learner_run, actor_runs, evaluator, stop, logger, max_seconds,
-                             verbose, stop_when)
-            counter.request_stop.remote()  # actors end their loops at their next report
-            ray.wait(actor_runs, num_returns=len(actor_runs), timeout=ACTOR_STOP_TIMEOUT_S)
-            if consume:
-                ray.get(source.stop.remote())
-                ray.get(learner_run, timeout=STOP_TIMEOUT_S)  # the final checkpoint
+        log = _supervise(config, counter, replay, source if consume else None, learner_run,
+                         actor_runs, evaluator, stop, logger, max_seconds, verbose, stop_when)
+        counter.request_stop.remote()  # actors end their loops at their next report
+        ray.wait(actor_runs, num_returns=len(actor_runs), timeout=ACTOR_STOP_TIMEOUT_S)
+        if consume:
+            _final_checkpoint(source, learner_run)
+            learner_run = None
         last_eval = {}
         if evaluate_at_end and evaluator is not None:
             last_eval = ray.get(evaluator.evaluate.remote())
@@ -241,11 +244,40 @@ def train_distributed(config: TrainConfig, workdir: str | Path, *,
             last_eval=last_eval, checkpoint=latest_checkpoint(workdir) if consume else None,
             log=log)
     finally:
+        if learner_run is not None:  # a failure: keep what the learner has learned
+            _final_checkpoint(source, learner_run)
+        stop.__exit__()
         logger.close()
         for handle in handles:
             ray.kill(handle, no_restart=True)
         if started_ray:
             ray.shutdown()
+
+
+def _check_here(config: TrainConfig, workdir: Path, shape: tuple, resume: bool) -> None:
+    """Errors the nodes would meet at start-up, raised here with their own message
+    (a node that fails to start reaches the driver only as a dead actor)."""
+    import jax
+
+    from coachrl.training.checkpoints import restore_training
+    from coachrl.training.distributed.agents import make_distributed_agent
+
+    agent = make_distributed_agent(config, *shape)  # ValueError on a bad batch split
+    if resume:  # CheckpointError on a checkpoint of other features, actions or networks
+        restore_training(workdir, jax.eval_shape(agent.init_training, jax.random.PRNGKey(0)),
+                         config)
+
+
+def _final_checkpoint(learner: Any, learner_run: Any) -> None:
+    """Asks the learner to stop and waits for its final checkpoint."""
+    try:
+        learner.stop.remote()
+        ray.get(learner_run, timeout=STOP_TIMEOUT_S)
+    except ray.exceptions.GetTimeoutError:
+        print(f"warning: the learner wrote no final checkpoint within {STOP_TIMEOUT_S:.0f} s; "
+              "the newest periodic one stands", flush=True)
+    except ray.exceptions.RayError as error:
+        print(f"warning: the learner failed before its final checkpoint: {error}", flush=True)
 
 
 def _samples_per_insert(info: dict[str, Any]) -> float:

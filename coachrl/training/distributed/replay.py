@@ -38,7 +38,7 @@ def make_table(config: TrainConfig, envs_per_actor: int, sink: bool = False) -> 
         return reverb.Table.queue(TABLE, max_size=config.distributed.queue_items)
     mpo = config.mpo
     min_items = max(1, math.ceil(mpo.min_replay_size / envs_per_actor))
-    error_buffer = max(2.0 * mpo.samples_per_insert,
+    error_buffer = max(2.0 * max(1.0, mpo.samples_per_insert),  # Reverb's own minimum
                        min_items * mpo.samples_per_insert
                        * config.distributed.samples_per_insert_tolerance)
     return reverb.Table(
@@ -60,17 +60,15 @@ class ReplayServer:
 
         self._server = reverb.Server([make_table(config, envs_per_actor, sink)], port=port)
         self._address = f"{ray.util.get_node_ip_address()}:{self._server.port}"
+        self._client = reverb.Client(self._address)
 
     def address(self) -> str:
         return self._address
 
     def info(self) -> dict[str, Any]:
         """Per-table size, inserts and samples so far."""
-        import reverb
-
-        client = reverb.Client(self._address)
         out = {}
-        for name, table in client.server_info().items():
+        for name, table in self._client.server_info().items():
             limiter = table.rate_limiter_info
             out[name] = {"size": int(table.current_size),
                          "inserts": int(limiter.insert_stats.completed),
@@ -120,41 +118,48 @@ class Sampler:
     """Batches of stacked windows from the table, fetched by a background thread.
 
     Reads through `reverb.TrajectoryDataset` (batched in C++; about 7x faster than
-    `Client.sample` item by item). `item` is one window's arrays ([L, E, ...], any
-    values: only shapes and dtypes are used). `get(timeout)` returns the next batch
-    ({column: [L, items x E, ...]}) or None when none arrived in time (the table is
-    empty or rate-limited), so the learner can stop even while Reverb blocks.
+    `Client.sample` item by item) with one worker and `items_per_batch` samples in
+    flight, so at most about two batches wait outside the table: with a queue table
+    that keeps the policy lag near `queue_items`. `item` is one window's arrays
+    ([L, E, ...], any values: only shapes and dtypes are used). `get(timeout)` returns
+    the next batch ({column: [L, items x E, ...]}) or None when none arrived in time
+    (the table is empty or rate-limited), so the learner can stop even while Reverb
+    blocks; an error in the sampling thread is raised again by `get`.
     """
 
     def __init__(self, address: str, item: dict[str, np.ndarray], items_per_batch: int,
-                 prefetch: int = 2, table: str = TABLE):
+                 table: str = TABLE):
         self._address, self._item, self._table = address, item, table
         self._items = items_per_batch
-        self._batches: queue.Queue = queue.Queue(maxsize=prefetch)
-        self.sampled_items = 0
+        self._batches: queue.Queue = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
         threading.Thread(target=self._fetch, daemon=True, name="replay-sampler").start()
 
     def _fetch(self) -> None:
-        import reverb
-        import tensorflow as tf
+        try:
+            import reverb
+            import tensorflow as tf
 
-        dataset = reverb.TrajectoryDataset(
-            server_address=self._address, table=self._table,
-            dtypes={k: tf.as_dtype(v.dtype) for k, v in self._item.items()},
-            shapes={k: tf.TensorShape(v.shape) for k, v in self._item.items()},
-            max_in_flight_samples_per_worker=2 * self._items)
-        for sample in dataset.batch(self._items).as_numpy_iterator():
-            # [items, L, E, ...] -> [L, items x E, ...]: windows side by side.
-            self._batches.put({k: np.concatenate(list(v), axis=1)
-                               for k, v in sample.data.items()})
+            dataset = reverb.TrajectoryDataset(
+                server_address=self._address, table=self._table,
+                dtypes={k: tf.as_dtype(v.dtype) for k, v in self._item.items()},
+                shapes={k: tf.TensorShape(v.shape) for k, v in self._item.items()},
+                max_in_flight_samples_per_worker=self._items, num_workers_per_iterator=1)
+            for sample in dataset.batch(self._items).as_numpy_iterator():
+                # [items, L, E, ...] -> [L, items x E, ...]: windows side by side.
+                self._batches.put({k: np.concatenate(list(v), axis=1)
+                                   for k, v in sample.data.items()})
+        except BaseException as error:  # noqa: BLE001 (handed to the learner's thread)
+            self._error = error
 
     def get(self, timeout: float) -> dict[str, np.ndarray] | None:
         try:
-            batch = self._batches.get(timeout=timeout)
+            return self._batches.get(timeout=timeout)
         except queue.Empty:
+            if self._error is not None:
+                raise RuntimeError(f"sampling from the replay at {self._address} failed: "
+                                   f"{self._error}") from self._error
             return None
-        self.sampled_items += self._items
-        return batch
 
 
 __all__ = ["ReplayServer", "Sampler", "SequenceAdder", "TABLE", "make_table"]
