@@ -140,6 +140,7 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
 def init_ray(address: str | None, num_actors: int) -> bool:
     """Connects to the cluster at `address`, or starts Ray on this machine (returns True)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no reports to Ray's servers
     if ray.is_initialized():
         return False
     if address:
