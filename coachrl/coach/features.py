@@ -5,7 +5,9 @@
     observation = observe(history, config)   # {features, action_mask}, as in simulation
 
 A logged day becomes a `DailyRecord` (`record_of`): missing readings are NaN; the
-day's sessions are summed (minutes and TSS) under the type of the hardest one;
+day's sessions are summed (minutes, TSS and time in each intensity domain, from the
+session catalogue's structured steps until the log carries a device's time in zone)
+under the type of the hardest one;
 habits are listed in the world config's order, 0 when not logged. Days missing
 from the log between two logged days count as empty days (nothing worn, nothing
 done). The history is folded with the simulator's own `update_history`, and today's
@@ -26,7 +28,7 @@ from coachrl.coach.store import PLAUSIBLE, READING_FIELDS, LoggedDay
 from coachrl.sim.config import WorldConfig
 from coachrl.sim.features import History, init_history, observe_morning, update_history
 from coachrl.sim.record import DailyRecord, empty_record
-from coachrl.sim.sessions import INTENSITY_FACTORS, SESSION_NAMES, tss
+from coachrl.sim.sessions import INTENSITY_FACTORS, SESSION_NAMES, ZONE_FRACTIONS, tss
 
 
 def _nan(value: float | None) -> np.float32:
@@ -49,7 +51,9 @@ def record_of(day: LoggedDay, config: WorldConfig, morning_only: bool = False,
         record = record._replace(
             session=np.int32(max(index for index, _ in done)),
             minutes=np.float32(sum(m for _, m in done)),
-            tss=np.float32(sum(tss(m, INTENSITY_FACTORS[index]) for index, m in done)))
+            tss=np.float32(sum(tss(m, INTENSITY_FACTORS[index]) for index, m in done)),
+            zone_minutes=np.sum([np.asarray(ZONE_FRACTIONS[index], np.float32) * np.float32(m)
+                                 for index, m in done], axis=0).astype(np.float32))
     habits = [day.habits.get(h.name, 0.0) for h in config.habits.items]
     return record._replace(habits=np.asarray(habits, np.float32),
                            benchmark=_nan(day.benchmark_w))

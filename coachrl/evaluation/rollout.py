@@ -49,13 +49,17 @@ class Trajectory(NamedTuple):
     seen_tsb: np.ndarray  # f32[N, T], form (TSB) going into the day, as the policy saw it
     ctl: np.ndarray  # f32[N, T], CTL after the day
     atl: np.ndarray  # f32[N, T], ATL after the day
-    gain: np.ndarray  # f32[N, T], performance change since day 0 (% of p0) after the day
+    gain: np.ndarray  # f32[N, T], tested-performance change since day 0 (%) after the day
+    zone_minutes: np.ndarray  # f32[N, T, 3], minutes done in the low / threshold / high domains
+    overreached: np.ndarray  # i32[N, T], hidden state after the day: 0 no, 1 functional, 2 not
+    hrv_z: np.ndarray  # f32[N, T], true morning ln rMSSD vs the athlete's baseline (SD units)
     injured: np.ndarray  # bool[N, T]
     ill: np.ndarray  # bool[N, T]
     overtraining: np.ndarray  # f32[N, T], overtraining markers that morning (0, 1 or 2)
     start_ctl: np.ndarray  # f32[N], CTL on day 0
     race_day: np.ndarray  # i32[N], -1 without a race
-    race_gain: np.ndarray  # f32[N], race-day performance vs day 0 (% of p0); NaN without a race
+    race_gain: np.ndarray  # f32[N], race-day performance vs day-0 tested performance (%); NaN
+    # without a race
     archetype: np.ndarray  # i32[N]
 
 
@@ -134,6 +138,8 @@ def _jitted_seasons(world: AthleteWorld, policy: Policy):
                 "seen_recovery": observation["features"][:, i_recovery] * 100.0,
                 "seen_tsb": observation["features"][:, i_tsb] * 50.0,
                 "ctl": m["ctl"], "atl": m["atl"], "gain": m["gain"],
+                "zone_minutes": rec.zone_minutes, "overreached": m["overreached"],
+                "hrv_z": m["hrv_z"],
                 "injured": rec.injured, "ill": rec.ill,
                 "overtraining": x["reward_components"]["overtraining"],
                 "race": x["reward_components"]["race"],

@@ -11,7 +11,7 @@ import dataclasses
 from typing import Literal
 
 from coachrl.schema import ConfigError, Section, param, require
-from coachrl.sim.sessions import NUM_SESSION_TYPES
+from coachrl.sim.sessions import NUM_SESSION_TYPES, NUM_ZONES
 
 Range = tuple[float, float]
 
@@ -104,10 +104,10 @@ class HabitsConfig(Section):
 class CommonRanges(Section):
     """Individual parameters drawn uniformly from [lo, hi] for every archetype."""
 
-    tau1: Range = param(lo=1.0, hi=200.0)
-    tau2: Range = param(lo=1.0, hi=60.0)
-    k2_ratio: Range = param(lo=0.1, hi=10.0)
-    tau3: Range = param(lo=1.0, hi=30.0)
+    aerobic_ceiling: Range = param(lo=0.0, hi=3.0)
+    vo2_ceiling: Range = param(lo=0.0, hi=3.0)
+    fatigue_days: Range = param(lo=1.0, hi=30.0)
+    strain_tolerance: Range = param(lo=0.5, hi=3.0)
     hrv_day_sd: Range = param(lo=0.01, hi=1.0)
     sleep_need_h: Range = param(lo=4.0, hi=12.0)
     interval_affinity: Range = param(lo=-5.0, hi=5.0)
@@ -129,8 +129,7 @@ class ArchetypeConfig(Section):
     name: str
     weight: float = param(lo=0.0)
     p0: Range = param(lo=10.0, hi=1000.0)
-    k1: Range = param(lo=0.0, hi=1.0)
-    optimal_load: Range = param(lo=1.0, hi=500.0)
+    retention: Range = param(lo=0.0, hi=0.95)
     initial_ctl: Range = param(lo=0.0, hi=200.0)
     time_budget_min: Range = param(lo=10.0, hi=600.0)
     completion: Range = param(lo=-5.0, hi=5.0)
@@ -149,6 +148,8 @@ class PopulationConfig(Section):
     archetypes: tuple[ArchetypeConfig, ...]
     heldout_shift: float = param(lo=-1.0, hi=1.0)
     heldout_weights: tuple[float, ...] = param(lo=0.0)
+    trainability_sd: float = param(lo=0.0, hi=2.0)
+    trainability_range: Range = param(lo=0.0, hi=10.0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -161,6 +162,67 @@ class PopulationConfig(Section):
     @property
     def archetype_names(self) -> tuple[str, ...]:
         return tuple(a.name for a in self.archetypes)
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaptationConfig(Section):
+    """Two capacities built by time in each intensity domain (low, threshold, high)."""
+
+    volume_weights: tuple[float, ...] = param(lo=0.0, hi=5.0)
+    intensity_weights: tuple[float, ...] = param(lo=0.0, hi=5.0)
+    dose_days: float = param(lo=1.0, hi=60.0)
+    aerobic_half_dose: float = param(lo=1e-3, hi=10.0)
+    vo2_volume_half_dose: float = param(lo=1e-3, hi=10.0)
+    vo2_intensity_half_dose: float = param(lo=1e-3, hi=10.0)
+    vo2_volume_share: float = param(lo=0.0, hi=1.0)
+    maintenance: float = param(lo=0.01, hi=1.0)
+    aerobic_build_days: float = param(lo=1.0, hi=1000.0)
+    aerobic_detraining_days: float = param(lo=1.0, hi=1000.0)
+    vo2_build_days: float = param(lo=1.0, hi=1000.0)
+    vo2_detraining_days: float = param(lo=1.0, hi=1000.0)
+    high_intensity_fatigue: float = param(lo=0.0, hi=10.0)
+    habitual_zones: tuple[float, ...] = param(lo=0.0, hi=1.0)
+    habitual_if: float = param(lo=0.3, hi=1.2)
+    tolerance_days: float = param(lo=1.0, hi=365.0)
+    tolerance_floor_tss: float = param(lo=0.1, hi=200.0)
+    fatigue_cost: float = param(lo=0.0, hi=1.0)
+    fatigue_max: float = param(lo=0.0, hi=0.9)
+    test_easy_days: int = param(lo=0, hi=14)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("volume_weights", "intensity_weights", "habitual_zones"):
+            require(len(getattr(self, name)) == NUM_ZONES,
+                    f"{name}: needs {NUM_ZONES} values (low, threshold, high)")
+        require(abs(sum(self.habitual_zones) - 1.0) < 1e-6,
+                f"habitual_zones: {list(self.habitual_zones)} must sum to 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class OverreachingConfig(Section):
+    """Functional and non-functional overreaching: a state driven by accumulated excess strain."""
+
+    functional_at: float = param(lo=0.0, hi=100.0)
+    nonfunctional_at: float = param(lo=0.0, hi=100.0)
+    recovered_below: float = param(lo=0.0, hi=100.0)
+    clear_days: float = param(lo=0.5, hi=100.0)
+    nonfunctional_clear_days: float = param(lo=0.5, hi=365.0)
+    sleep_debt_strain: float = param(lo=0.0, hi=1.0)
+    performance_cut: tuple[float, ...] = param(lo=0.0, hi=0.5)
+    adaptation_kept: tuple[float, ...] = param(lo=0.0, hi=1.0)
+    hrv_drop: tuple[float, ...] = param(lo=0.0, hi=2.0)
+    rhr_rise_bpm: tuple[float, ...] = param(lo=0.0, hi=30.0)
+    illness_factor: tuple[float, ...] = param(lo=0.0, hi=20.0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.recovered_below < self.functional_at < self.nonfunctional_at,
+                "recovered_below < functional_at < nonfunctional_at must hold, got "
+                f"{self.recovered_below}, {self.functional_at}, {self.nonfunctional_at}")
+        for name in ("performance_cut", "adaptation_kept", "hrv_drop", "rhr_rise_bpm",
+                     "illness_factor"):
+            require(len(getattr(self, name)) == 2,
+                    f"{name}: needs 2 values (functional, non-functional overreaching)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -297,6 +359,8 @@ class WorldConfig(Section):
     actions: ActionsConfig
     habits: HabitsConfig
     population: PopulationConfig
+    adaptation: AdaptationConfig
+    overreaching: OverreachingConfig
     pmc: PMCConfig
     hrv: HRVConfig
     sleep: SleepConfig

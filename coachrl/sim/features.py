@@ -23,6 +23,7 @@ Definitions (all from logged data only):
   * Missing readings are forward-filled for at most `forward_fill_days` days and
     flagged; beyond that the feature falls back to the athlete's own mean (or a
     neutral value before there is one) and the flag stays on.
+  * Time in each intensity domain (low / threshold / high) over the last 7 days, in hours.
   * Habit EMA: EMA_t = (1 - a) EMA_{t-1} + a done_t / daily_goal (CoachRL; -> 1 at the goal).
 """
 
@@ -43,11 +44,13 @@ from coachrl.sim.sessions import (
     NUM_SESSION_TYPES,
     REST,
     lookup,
+    zone_minutes,
 )
 
 NUM_CHANNELS = 5  # wearable channels forward-filled: hrv_ms, rhr_bpm, sleep_h, sleep_eff, recovery
 LOAD_DAYS = 28  # load history kept: the longest window any rule or feature needs
 SD_FLOOR_LN = 0.03  # floor on the SD of ln rMSSD so z-scores stay finite on very stable data
+ZONE_FEATURE_HOURS = (10.0, 2.0, 1.0)  # scale of the 7-day hours in each domain
 WEEKLY_PATTERN = (1.2, 1.0, 0.0, 1.3, 1.0, 0.8, 1.7)  # warm-start week: 6 sessions + 1 rest, mean 1
 _DAYS_SINCE_WARM_REST = len(WEEKLY_PATTERN) - 1 - WEEKLY_PATTERN.index(0.0)
 
@@ -61,6 +64,7 @@ class History(NamedTuple):
     ctl_week: jnp.ndarray  # f32[8], CTL of the last 8 days (ramp rate)
     tss: jnp.ndarray  # f32[28], daily load
     minutes: jnp.ndarray  # f32[28], daily minutes
+    zone_week: jnp.ndarray  # f32[7, 3], daily minutes in the low / threshold / high domains
     session: jnp.ndarray  # i32, yesterday's session type
     hard_streak: jnp.ndarray  # i32, hard days in a row up to yesterday
     days_since_rest: jnp.ndarray  # i32, days since the last rest day
@@ -107,7 +111,7 @@ def init_history(config: WorldConfig, initial_ctl: float | jnp.ndarray = 0.0,
     nan = jnp.float32(jnp.nan)
     return History(
         day=jnp.int32(0), ctl=ctl, atl=ctl, ctl_week=jnp.full((8,), ctl),
-        tss=tss, minutes=minutes, session=jnp.int32(AEROBIC_BASE),
+        tss=tss, minutes=minutes, zone_week=zone_minutes(AEROBIC_BASE, minutes[-7:]), session=jnp.int32(AEROBIC_BASE),
         hard_streak=jnp.int32(0), days_since_rest=jnp.int32(_DAYS_SINCE_WARM_REST),
         hrv_week=jnp.full((config.observation.hrv_baseline_days,), nan),
         hrv_mean=nan, hrv_var=jnp.float32(0.0), hrv_n=jnp.int32(0),
@@ -198,6 +202,7 @@ def log_day(history: History, record: DailyRecord, config: WorldConfig) -> Histo
     return history._replace(
         day=history.day + 1, ctl=ctl, atl=atl, ctl_week=_push(history.ctl_week, ctl),
         tss=_push(history.tss, load), minutes=_push(history.minutes, record.minutes),
+        zone_week=_push(history.zone_week, jnp.asarray(record.zone_minutes, jnp.float32)),
         session=jnp.asarray(record.session, jnp.int32),
         hard_streak=jnp.where(hard, history.hard_streak + 1, 0),
         days_since_rest=jnp.where(rested, 0, history.days_since_rest + 1),
@@ -265,6 +270,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "sleep_h", "sleep_eff", "sleep_7d", "sleep_missing", "recovery", "recovery_missing",
     "low_recovery_streak", "hard_streak", "days_since_rest", "last_minutes", "longest_28d",
     "injured", "ill", "days_to_race", "race_ahead", "benchmark_trend",
+    "low_7d", "threshold_7d", "high_7d",
 ) + tuple(f"yesterday_{i}" for i in range(NUM_SESSION_TYPES))
 
 
@@ -319,6 +325,7 @@ def compute_features(history: History, config: WorldConfig,
         jnp.where(days_to_race >= 0, jnp.minimum(days_to_race, 60) / 60.0, 1.0),
         (days_to_race >= 0).astype(jnp.float32),
         _or(jnp.clip((history.bench_last / history.bench_ema - 1.0) * 10.0, -3, 3), 0.0),
+        *(jnp.sum(history.zone_week, axis=0) / 60.0 / jnp.asarray(ZONE_FEATURE_HOURS)),
     ])
     yesterday = (jnp.arange(NUM_SESSION_TYPES) == history.session).astype(jnp.float32)
     return jnp.concatenate([base, yesterday, history.habit_ema]).astype(jnp.float32)

@@ -1,23 +1,50 @@
 """Hidden physiology of one athlete: pure daily dynamics (jit / vmap / scan friendly).
 
 The day runs: morning readings (from yesterday's state) -> the session and
-habits actually done (adherence) -> load, Banister / Busso response -> tonight's
-sleep -> injury and illness events for tomorrow.
+habits actually done (adherence) -> time in each intensity domain and load ->
+adaptation, fatigue and strain -> tonight's sleep -> injury and illness events.
 
-Forms and sources:
-  * Load: TSS = h x IF^2 x 100 (Coggan), see `coachrl.sim.sessions`.
-  * Performance (Banister 1975; Busso 2003 variable dose):
-        g_t = g_{t-1} e^{-1/tau1} + w_t            (fitness)
-        M_t = M_{t-1} e^{-1/tau3} + w_t            (load memory)
-        h_t = h_{t-1} e^{-1/tau2} + (k2 + k3 M_t) w_t  (fatigue, gain grows with recent load)
-        p_t = p0 + k1 g_t - h_t
-  * HRV: ln rMSSD = baseline - a strain - b sleep debt - c illness - d stress + AR(1) noise,
-    strain = max(0, ATL - CTL) / (CTL + 25) (Plews 2012: falling ln rMSSD in overreaching).
-  * Resting HR rises with strain, illness and sleep debt (Oura: +3-5 bpm is a warning).
+Forms and sources (parameters in `configs/world/default.yaml`, each with its source):
+  * Stimulus: minutes in Seiler's three domains (low / threshold / high) from the
+    session's structured steps (`coachrl.sim.sessions.zone_minutes`); load is TSS.
+  * Two capacities, fractions of the untrained performance p0, each driven toward a
+    saturating target by the recent dose (7-day EMAs of weighted hours a day: D_vol of
+    volume in every domain, D_int of intensity, threshold counting a little):
+        A* = t C_A f(D_vol, k_A)                                   (aerobic / threshold)
+        V* = t C_V [s f(D_vol, k_Vv) + (1 - s) f(D_int, k_Vi)]      (VO2max / peak power)
+    f(D, k) = D / (D + k), t the athlete's trainability (HERITAGE heterogeneity), C the
+    individual ceiling. Volume drives the aerobic capacity and part of VO2max (untrained
+    people improve VO2max at 40-50 % VO2max); the rest of VO2max needs intensity, and its
+    dose-response saturates at ~2 HIIT sessions a week (Midgley et al. 2006; Laursen &
+    Jenkins 2002; Seiler 2010). Near the ceiling more of either adds little: beginners
+    gain most, elites least.
+    Kinetics: a capacity below its target rises toward it (time constant `*_build_days`,
+    blunted in overreaching); above the target of keeping it, f(D, m k) with m < 1 (it
+    takes less to keep than to build: Hickson et al. 1985; Spiering et al. 2021), it
+    falls (`*_detraining_days`) toward that target, never below the retained floor
+    (`retention` x the starting capacity: Coyle 1984's athletes kept VO2max ~17 % above
+    sedentary after 84 days off; recently gained fitness is lost: Mujika & Padilla 2000).
+  * Acute fatigue F (true load plus extra for high-intensity minutes, which delay
+    autonomic recovery: Seiler et al. 2007; time constant `fatigue_days`) over the chronic load
+    the athlete tolerates T (`tolerance_days`): ratio phi = F / max(T, floor). It lowers
+    *expressed* performance by fatigue_max tanh(cost phi / fatigue_max): bounded, gone
+    in days (the Banister fatigue term without its unbounded steady-state share).
+  * Overreaching (Meeusen et al. 2013 consensus): strain S accumulates the excess of phi
+    over the athlete's tolerance (and sleep debt) and clears in days; S above
+    `functional_at` is functional overreaching (performance suppressed ~2-3 %, adaptation
+    blunted: Aubry et al. 2014), above `nonfunctional_at` non-functional overreaching,
+    which clears only slowly (weeks to months) and stays a state until S is low again.
+    Both lower HRV (Plews 2012), raise resting HR and illness.
+  * Expressed performance p0 (1 + A + V)(1 - fatigue cut)(1 - overreaching cut);
+    tested performance is that after `test_easy_days` easy days (`tested_performance`).
+  * HRV: ln rMSSD = baseline - a strain - b sleep debt - c illness - d stress
+    - overreaching drop + AR(1) noise, strain = (phi - 1)+.
+  * Resting HR rises with strain, overreaching, illness and sleep debt (Oura: +3-5 bpm).
   * Recovery (WHOOP-like): 100 sigmoid(wh z_hrv - wr z_rhr + ws z_sleep + bias).
   * Injury: base x susceptibility x ACWR U-curve (Gabbett 2016, Hulin 2016) x monotony
     (Foster 1998) x low recovery x sleep debt x session weight x (1 - mobility habit).
-  * Illness: base x susceptibility x (1 + strain) x (1 + sleep debt) x (1 + stress).
+  * Illness: base x susceptibility x (1 + strain) x (1 + sleep debt) x (1 + stress)
+    x overreaching factor (Aubry 2014; Hausswirth 2014: 67-70 % of F-OR athletes ill).
 """
 
 from __future__ import annotations
@@ -29,24 +56,34 @@ import jax.numpy as jnp
 
 from coachrl.sim.config import WorldConfig
 from coachrl.sim.features import History, readiness
-from coachrl.sim.population import AthleteParams, steady_gain
+from coachrl.sim.population import AthleteParams
 from coachrl.sim.sessions import (
     ACTIVE_RECOVERY,
     HARD,
     INJURY_WEIGHTS,
     INTENSITY_FACTORS,
+    NUM_ZONES,
     REST,
     lookup,
     tss,
 )
 
+NORMAL, FUNCTIONAL_OR, NONFUNCTIONAL_OR = 0, 1, 2  # overreaching states
+
 
 class Physiology(NamedTuple):
     """Hidden state of one athlete, as of the end of a day."""
 
-    fitness: jnp.ndarray  # Banister g (TSS-days)
-    fatigue: jnp.ndarray  # Busso-weighted fatigue h (W)
-    load_memory: jnp.ndarray  # Busso M (TSS-days)
+    aerobic: jnp.ndarray  # aerobic / threshold capacity (fraction of p0)
+    vo2: jnp.ndarray  # VO2max / peak-power capacity (fraction of p0)
+    aerobic_floor: jnp.ndarray  # capacity kept for good (retention x the starting one)
+    vo2_floor: jnp.ndarray
+    volume_dose: jnp.ndarray  # D_vol: 7-day EMA of volume-weighted hours a day
+    intensity_dose: jnp.ndarray  # D_int: 7-day EMA of intensity-weighted hours a day
+    fatigue: jnp.ndarray  # acute fatigue F (TSS/day, the athlete's own time constant)
+    tolerance: jnp.ndarray  # chronic load the athlete is used to, T (TSS/day)
+    strain: jnp.ndarray  # accumulated excess strain S (fatigue-ratio days)
+    overreached: jnp.ndarray  # i32: NORMAL, FUNCTIONAL_OR or NONFUNCTIONAL_OR
     hrv_noise: jnp.ndarray  # AR(1) state of ln rMSSD noise
     stress: jnp.ndarray  # life stress (z units), AR(1)
     sleep_h: jnp.ndarray  # last night's sleep (h), drives this morning's readings
@@ -68,26 +105,139 @@ class Morning(NamedTuple):
     hrv_z: jnp.ndarray  # vs the athlete's true baseline (overtraining marker)
 
 
-def performance(phys: Physiology, params: AthleteParams) -> jnp.ndarray:
-    """Banister performance p = p0 + k1 g - h (W)."""
-    return params.p0 + params.k1 * phys.fitness - phys.fatigue
+def fatigue_ratio(phys: Physiology, config: WorldConfig) -> jnp.ndarray:
+    """phi = F / max(T, floor): acute fatigue over the load the athlete is used to."""
+    return phys.fatigue / jnp.maximum(phys.tolerance, config.adaptation.tolerance_floor_tss)
 
 
-def initial_physiology(params: AthleteParams) -> Physiology:
+def acute_strain(phys: Physiology, config: WorldConfig) -> jnp.ndarray:
+    """(phi - 1)+: how far acute fatigue runs above the athlete's usual (HRV, RHR, illness)."""
+    return jnp.maximum(fatigue_ratio(phys, config) - 1.0, 0.0)
+
+
+def _by_state(values: tuple[float, float], state: jnp.ndarray, normal: float) -> jnp.ndarray:
+    """`normal` when not overreached, else the functional / non-functional value."""
+    return jnp.where(state == NONFUNCTIONAL_OR, values[1],
+                     jnp.where(state == FUNCTIONAL_OR, values[0], normal))
+
+
+def capacity(phys: Physiology) -> jnp.ndarray:
+    """Trained capacity above the untrained athlete (fraction of p0)."""
+    return phys.aerobic + phys.vo2
+
+
+def performance(phys: Physiology, params: AthleteParams, config: WorldConfig) -> jnp.ndarray:
+    """Expressed performance (W): p0 (1 + A + V), less acute fatigue and overreaching."""
+    a = config.adaptation
+    cut = a.fatigue_max * jnp.tanh(a.fatigue_cost * fatigue_ratio(phys, config)
+                                   / max(a.fatigue_max, 1e-6))
+    overreached = _by_state(config.overreaching.performance_cut, phys.overreached, 0.0)
+    return params.p0 * (1.0 + capacity(phys)) * (1.0 - cut) * (1.0 - overreached)
+
+
+def _saturation(dose: jnp.ndarray, half: float | jnp.ndarray) -> jnp.ndarray:
+    """f(D, k) = D / (D + k): the share of a ceiling a daily dose D supports."""
+    return dose / (dose + half)
+
+
+def capacity_targets(volume_dose: jnp.ndarray, intensity_dose: jnp.ndarray,
+                     params: AthleteParams, config: WorldConfig, keep: bool = False
+                     ) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """(A*, V*) the doses build toward, or (`keep`) the lower levels they maintain."""
+    a = config.adaptation
+    m = a.maintenance if keep else 1.0
+    aerobic = (params.trainability * params.aerobic_ceiling
+               * _saturation(volume_dose, m * a.aerobic_half_dose))
+    share = a.vo2_volume_share
+    vo2 = params.trainability * params.vo2_ceiling * (
+        share * _saturation(volume_dose, m * a.vo2_volume_half_dose)
+        + (1.0 - share) * _saturation(intensity_dose, m * a.vo2_intensity_half_dose))
+    return aerobic, vo2
+
+
+def daily_doses(zone_min: jnp.ndarray, config: WorldConfig) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Today's (volume, intensity)-weighted hours from the minutes in each domain."""
+    a = config.adaptation
+    hours = jnp.asarray(zone_min, jnp.float32) / 60.0  # [3]
+    return (jnp.sum(jnp.asarray(a.volume_weights) * hours, axis=-1),
+            jnp.sum(jnp.asarray(a.intensity_weights) * hours, axis=-1))
+
+
+def _toward(x, build, keep, floor, build_rate, detraining_days):
+    """Rise toward `build` when below it, fall toward max(keep, floor) when above that."""
+    keep = jnp.maximum(keep, floor)
+    return x + jnp.where(x < build, build_rate * (build - x),
+                         jnp.where(x > keep, (keep - x) / detraining_days, 0.0))
+
+
+def adapt(phys: Physiology, zone_min: jnp.ndarray, load: jnp.ndarray, params: AthleteParams,
+          config: WorldConfig) -> Physiology:
+    """One day of adaptation, fatigue and strain from the minutes in each domain and the load."""
+    a, o = config.adaptation, config.overreaching
+    volume, intensity = daily_doses(zone_min, config)
+    c_dose = jnp.exp(-1.0 / a.dose_days)
+    volume_dose = phys.volume_dose * c_dose + volume * (1.0 - c_dose)
+    intensity_dose = phys.intensity_dose * c_dose + intensity * (1.0 - c_dose)
+    build_a, build_v = capacity_targets(volume_dose, intensity_dose, params, config)
+    keep_a, keep_v = capacity_targets(volume_dose, intensity_dose, params, config, keep=True)
+    kept = _by_state(o.adaptation_kept, phys.overreached, 1.0)
+    aerobic = _toward(phys.aerobic, build_a, keep_a, phys.aerobic_floor,
+                      kept / a.aerobic_build_days, a.aerobic_detraining_days)
+    vo2 = _toward(phys.vo2, build_v, keep_v, phys.vo2_floor, kept / a.vo2_build_days,
+                  a.vo2_detraining_days)
+    fatigue_load = load + a.high_intensity_fatigue * zone_min[..., 2]
+    c_fatigue = jnp.exp(-1.0 / params.fatigue_days)
+    c_tolerance = jnp.exp(-1.0 / a.tolerance_days)
+    phys = phys._replace(
+        aerobic=aerobic, vo2=vo2, volume_dose=volume_dose, intensity_dose=intensity_dose,
+        fatigue=phys.fatigue * c_fatigue + fatigue_load * (1.0 - c_fatigue),
+        tolerance=phys.tolerance * c_tolerance + load * (1.0 - c_tolerance))
+    excess = (jnp.maximum(fatigue_ratio(phys, config) - params.strain_tolerance, 0.0)
+              + o.sleep_debt_strain * phys.sleep_debt)
+    clear = jnp.where(phys.overreached == NONFUNCTIONAL_OR, o.nonfunctional_clear_days,
+                      o.clear_days)
+    strain = phys.strain * jnp.exp(-1.0 / clear) + excess
+    state = phys.overreached
+    state = jnp.where(strain >= o.nonfunctional_at, NONFUNCTIONAL_OR,
+                      jnp.where((strain >= o.functional_at) & (state == NORMAL), FUNCTIONAL_OR,
+                                jnp.where(strain < o.recovered_below, NORMAL, state)))
+    return phys._replace(strain=strain, overreached=state.astype(jnp.int32))
+
+
+def tested_performance(phys: Physiology, params: AthleteParams,
+                       config: WorldConfig) -> jnp.ndarray:
+    """A standard test after `test_easy_days` easy (rest) days, as studies test (W)."""
+    rest = jnp.zeros((NUM_ZONES,), jnp.float32)
+    for _ in range(config.adaptation.test_easy_days):
+        phys = adapt(phys, rest, jnp.float32(0.0), params, config)
+    return performance(phys, params, config)
+
+
+def habitual_doses(params: AthleteParams, config: WorldConfig
+                   ) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """(D_vol, D_int) of months at `initial_ctl` TSS a day in the habitual zone split."""
+    a = config.adaptation
+    hours = params.initial_ctl / (a.habitual_if ** 2 * 100.0)
+    return daily_doses(60.0 * hours * jnp.asarray(a.habitual_zones), config)
+
+
+def initial_physiology(params: AthleteParams, config: WorldConfig) -> Physiology:
     """Steady state of an athlete who has trained `initial_ctl` TSS a day for months."""
+    volume_dose, intensity_dose = habitual_doses(params, config)
+    aerobic, vo2 = capacity_targets(volume_dose, intensity_dose, params, config)
     w = params.initial_ctl
-    memory = w * steady_gain(params.tau3)
-    fatigue = (params.k2 + params.k3 * memory) * w * steady_gain(params.tau2)
+    a = config.adaptation
+    high = w / (a.habitual_if ** 2 * 100.0) * 60.0 * a.habitual_zones[2]
     zero = jnp.zeros_like(w)
     return Physiology(
-        fitness=w * steady_gain(params.tau1), fatigue=fatigue, load_memory=memory,
+        aerobic=aerobic, vo2=vo2, aerobic_floor=params.retention * aerobic,
+        vo2_floor=params.retention * vo2, volume_dose=volume_dose,
+        intensity_dose=intensity_dose, fatigue=w + a.high_intensity_fatigue * high,
+        tolerance=w, strain=zero,
+        overreached=jnp.int32(NORMAL),
         hrv_noise=zero, stress=zero, sleep_h=params.sleep_need_h, sleep_eff=zero + 0.88,
         sleep_debt=zero, injury_left=jnp.int32(0), illness_left=jnp.int32(0),
         low_recovery_yesterday=jnp.bool_(False))
-
-
-def _strain(history: History) -> jnp.ndarray:
-    return jnp.maximum(history.atl - history.ctl, 0.0) / (history.ctl + 25.0)
 
 
 def stress_effective(phys: Physiology, history: History, config: WorldConfig) -> jnp.ndarray:
@@ -105,15 +255,18 @@ def _habit_ema(history: History, config: WorldConfig, effect: str) -> jnp.ndarra
 def morning(phys: Physiology, history: History, params: AthleteParams, config: WorldConfig,
             z_hrv: jnp.ndarray, z_rhr: jnp.ndarray) -> tuple[Physiology, Morning]:
     """This morning's true readings from the state at the end of yesterday."""
-    h = config.hrv
-    strain = _strain(history)
+    h, o = config.hrv, config.overreaching
+    strain = acute_strain(phys, config)
+    state = phys.overreached
     ill = (phys.illness_left > 0).astype(jnp.float32)
     stress = stress_effective(phys, history, config)
     rho = h.autocorrelation
     noise = rho * phys.hrv_noise + jnp.sqrt(1.0 - rho**2) * params.hrv_day_sd * z_hrv
     hrv_ln = (params.hrv_base_ln - h.fatigue_drop * strain - h.sleep_debt_drop * phys.sleep_debt
-              - h.illness_drop * ill - h.stress_drop * stress + noise)
+              - h.illness_drop * ill - h.stress_drop * stress
+              - _by_state(o.hrv_drop, state, 0.0) + noise)
     rhr = (params.rhr_base_bpm + h.rhr_fatigue_bpm * strain + h.rhr_illness_bpm * ill
+           + _by_state(o.rhr_rise_bpm, state, 0.0)
            + h.rhr_sleep_debt_bpm * phys.sleep_debt + h.rhr_noise_bpm * z_rhr)
     r = config.recovery
     hrv_z = (hrv_ln - params.hrv_base_ln) / params.hrv_day_sd
@@ -162,14 +315,6 @@ def adherence(session: jnp.ndarray, minutes: jnp.ndarray, recovery: jnp.ndarray,
     return Done(done_session, done_minutes, fraction)
 
 
-def banister_step(phys: Physiology, load: jnp.ndarray, params: AthleteParams) -> Physiology:
-    """One day of the Banister model with Busso's variable-dose fatigue gain."""
-    memory = phys.load_memory * jnp.exp(-1.0 / params.tau3) + load
-    fatigue = phys.fatigue * jnp.exp(-1.0 / params.tau2) + (params.k2 + params.k3 * memory) * load
-    fitness = phys.fitness * jnp.exp(-1.0 / params.tau1) + load
-    return phys._replace(fitness=fitness, fatigue=fatigue, load_memory=memory)
-
-
 def night(phys: Physiology, history: History, time_in_bed: jnp.ndarray, hard_done: jnp.ndarray,
           params: AthleteParams, config: WorldConfig, z_eff: jnp.ndarray,
           z_stress: jnp.ndarray) -> Physiology:
@@ -210,8 +355,9 @@ def hazards(phys: Physiology, history: History, done_session: jnp.ndarray,
               * (1.0 - k.mobility_protection * jnp.minimum(mobility, 1.0)))
     stress = jnp.maximum(stress_effective(phys, history, config), 0.0)
     illness = (k.illness_base_daily * params.illness_susceptibility
-               * (1.0 + k.illness_strain_gain * _strain(history)) * f_sleep
-               * (1.0 + k.illness_stress_gain * stress))
+               * (1.0 + k.illness_strain_gain * acute_strain(phys, config)) * f_sleep
+               * (1.0 + k.illness_stress_gain * stress)
+               * _by_state(config.overreaching.illness_factor, phys.overreached, 1.0))
     return Hazards(jnp.clip(injury, 0.0, 1.0), jnp.clip(illness, 0.0, 1.0), r.acwr, r.monotony)
 
 

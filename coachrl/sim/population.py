@@ -6,10 +6,10 @@ common ranges. The held-out population uses its own archetype mix, ranges
 moved up by `heldout_shift` x their width, and an independent key stream, so
 no held-out athlete is ever a training athlete.
 
-Busso's k3 is derived, not drawn: with daily load w sustained, the steady-state
-gain is w (k1 T1 - k2 T2) - k3 w^2 T2 T3 (T = 1 / (1 - e^{-1/tau}), Busso 2003
-variable-dose fatigue), which peaks at the athlete's `optimal_load` w*:
-    k3 = (k1 T1 - k2 T2) / (2 w* T2 T3).
+Trainability is not uniform: each athlete's multiplier on every adaptation rate is
+drawn from a normal distribution (mean 1, `trainability_sd`, clipped to
+`trainability_range`), as heterogeneous as HERITAGE's responses to a standardised
+programme (Bouchard et al. 1999: VO2max +384 +- 202 mL/min, from ~0 to > 1 L/min).
 """
 
 from __future__ import annotations
@@ -28,20 +28,21 @@ HELDOUT_STREAM = 0x5EED_0FF  # folded into the key of held-out draws: an indepen
 LEVEL_FIELDS = tuple(f.name for f in dataclasses.fields(ArchetypeConfig)
                      if f.name not in ("name", "weight"))
 COMMON_FIELDS = tuple(f.name for f in dataclasses.fields(CommonRanges))
-_CLIP_01 = ("habit_adherence", "missing_prob")
+_CLIP_01 = ("habit_adherence", "missing_prob", "retention")
+_NUM_UNIFORM = 2 + len(LEVEL_FIELDS) + len(COMMON_FIELDS)  # archetype, ranges, trainability
 
 
 class AthleteParams(NamedTuple):
     """One athlete's hidden physiology (scalars; a batch adds a leading axis)."""
 
     archetype: jnp.ndarray  # i32 index into population.archetypes
-    p0: jnp.ndarray  # Banister baseline performance (W)
-    k1: jnp.ndarray  # fitness gain (W per TSS)
-    k2: jnp.ndarray  # base fatigue gain (W per TSS)
-    k3: jnp.ndarray  # Busso variable-dose fatigue gain growth (W per TSS^2)
-    tau1: jnp.ndarray  # fitness time constant (d)
-    tau2: jnp.ndarray  # fatigue time constant (d)
-    tau3: jnp.ndarray  # Busso load-memory time constant (d)
+    p0: jnp.ndarray  # untrained performance (threshold power, W)
+    aerobic_ceiling: jnp.ndarray  # most the aerobic capacity can add (fraction of p0)
+    vo2_ceiling: jnp.ndarray  # most the VO2max capacity can add (fraction of p0)
+    trainability: jnp.ndarray  # multiplier on every adaptation rate (HERITAGE heterogeneity)
+    retention: jnp.ndarray  # share of the starting capacities kept for good (years of training)
+    fatigue_days: jnp.ndarray  # time constant of acute fatigue (d)
+    strain_tolerance: jnp.ndarray  # fatigue ratio above which strain accumulates (overreaching)
     initial_ctl: jnp.ndarray  # chronic load at day 0 (TSS/d)
     time_budget_min: jnp.ndarray
     completion: jnp.ndarray  # logit bias to complete sessions
@@ -77,16 +78,11 @@ def _tables(config: WorldConfig, heldout: bool) -> tuple[np.ndarray, np.ndarray,
     return lo.astype(np.float32), hi.astype(np.float32), weights.astype(np.float32)
 
 
-def steady_gain(tau: jnp.ndarray) -> jnp.ndarray:
-    """T = sum_{i>=0} e^{-i/tau} = 1 / (1 - e^{-1/tau}): steady-state gain of a daily impulse."""
-    return 1.0 / (1.0 - jnp.exp(-1.0 / tau))
-
-
 def sample_athlete(key: jax.Array, config: WorldConfig, heldout: bool = False) -> AthleteParams:
     """Draws one athlete (vmap over keys for a batch, or see `sample_athletes`)."""
     if heldout:
         key = jax.random.fold_in(key, HELDOUT_STREAM)
-    u = jax.random.uniform(key, (1 + len(LEVEL_FIELDS) + len(COMMON_FIELDS),))
+    u = jax.random.uniform(key, (_NUM_UNIFORM,))
     return athlete_from_uniform(u, config, heldout)
 
 
@@ -95,24 +91,27 @@ def sample_athletes(key: jax.Array, batch: int, config: WorldConfig,
     """Draws `batch` athletes from one random draw (cheaper than vmapping `sample_athlete`)."""
     if heldout:
         key = jax.random.fold_in(key, HELDOUT_STREAM)
-    u = jax.random.uniform(key, (batch, 1 + len(LEVEL_FIELDS) + len(COMMON_FIELDS)))
+    u = jax.random.uniform(key, (batch, _NUM_UNIFORM))
     return jax.vmap(lambda row: athlete_from_uniform(row, config, heldout))(u)
 
 
 def athlete_from_uniform(u: jnp.ndarray, config: WorldConfig, heldout: bool) -> AthleteParams:
-    """The athlete given by uniforms u[0] (archetype) and u[1:] (one per ranged parameter)."""
+    """The athlete given by uniforms u[0] (archetype), u[1:-1] (one per ranged parameter)
+    and u[-1] (trainability, through the normal inverse CDF)."""
     lo, hi, weights = _tables(config, heldout)
+    pop = config.population
     cumulative = np.cumsum(weights)[:-1]
     arch = jnp.sum(u[0] >= jnp.asarray(cumulative)).astype(jnp.int32)
     lo_a, hi_a = jnp.asarray(lo)[arch], jnp.asarray(hi)[arch]
-    values = lo_a + u[1:] * (hi_a - lo_a)
+    values = lo_a + u[1:-1] * (hi_a - lo_a)
     v = dict(zip(LEVEL_FIELDS + COMMON_FIELDS, values))
-    k2 = v["k2_ratio"] * v["k1"]
-    t1, t2, t3 = steady_gain(v["tau1"]), steady_gain(v["tau2"]), steady_gain(v["tau3"])
-    k3 = jnp.maximum(v["k1"] * t1 - k2 * t2, 0.0) / (2.0 * v["optimal_load"] * t2 * t3)
+    z = jnp.sqrt(2.0) * jax.scipy.special.erfinv(2.0 * jnp.clip(u[-1], 1e-6, 1 - 1e-6) - 1.0)
+    trainability = jnp.clip(1.0 + pop.trainability_sd * z, *pop.trainability_range)
     return AthleteParams(
-        archetype=arch, p0=v["p0"], k1=v["k1"], k2=k2, k3=k3,
-        tau1=v["tau1"], tau2=v["tau2"], tau3=v["tau3"], initial_ctl=v["initial_ctl"],
+        archetype=arch, p0=v["p0"], aerobic_ceiling=v["aerobic_ceiling"],
+        vo2_ceiling=v["vo2_ceiling"], trainability=trainability, retention=v["retention"],
+        fatigue_days=v["fatigue_days"], strain_tolerance=v["strain_tolerance"],
+        initial_ctl=v["initial_ctl"],
         time_budget_min=v["time_budget_min"], completion=v["completion"],
         interval_affinity=v["interval_affinity"], long_affinity=v["long_affinity"],
         habit_adherence=v["habit_adherence"], hrv_base_ln=jnp.log(v["hrv_base_ms"]),

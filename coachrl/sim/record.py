@@ -13,6 +13,8 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
+from coachrl.sim.sessions import NUM_ZONES
+
 
 class DailyRecord(NamedTuple):
     """One observable day. Scalars are 0-d arrays; a batch adds leading axes."""
@@ -25,6 +27,7 @@ class DailyRecord(NamedTuple):
     session: jnp.ndarray  # i32, index into SESSION_TYPES of the session done (0 = rest)
     minutes: jnp.ndarray  # f32, minutes done
     tss: jnp.ndarray  # f32, training load done (TSS)
+    zone_minutes: jnp.ndarray  # f32[3], minutes in the low / threshold / high domains
     habits: jnp.ndarray  # f32[H], amount of each habit done (habit units)
     benchmark: jnp.ndarray  # f32, benchmark effort result (W); NaN if none today
     ill: jnp.ndarray  # bool, self-reported illness today
@@ -38,5 +41,5 @@ def empty_record(num_habits: int, days_to_race: int = -1) -> DailyRecord:
     return DailyRecord(
         hrv_ms=nan, rhr_bpm=nan, sleep_h=nan, sleep_eff=nan, recovery=nan,
         session=np.int32(0), minutes=np.float32(0.0), tss=np.float32(0.0),
-        habits=np.zeros((num_habits,), np.float32), benchmark=nan,
+        zone_minutes=np.zeros((NUM_ZONES,), np.float32), habits=np.zeros((num_habits,), np.float32), benchmark=nan,
         ill=np.bool_(False), injured=np.bool_(False), days_to_race=np.int32(days_to_race))

@@ -29,7 +29,7 @@ from coachrl.sim.features import History, init_history, log_day, num_features, o
 from coachrl.sim.population import AthleteParams, sample_athlete, sample_athletes
 from coachrl.sim.record import DailyRecord, empty_record
 from coachrl.sim.safety import RULE_NAMES, nearest_allowed, observe, safety_mask
-from coachrl.sim.sessions import HARD, lookup
+from coachrl.sim.sessions import HARD, NUM_ZONES, lookup, zone_minutes
 
 FIRST, MID, LAST = 0, 1, 2  # dm_env.StepType values
 
@@ -56,7 +56,8 @@ class WorldState(NamedTuple):
     day: jnp.ndarray  # i32, today's index in the season
     length: jnp.ndarray  # i32, season length (days)
     race_day: jnp.ndarray  # i32, -1 for no race
-    start_performance: jnp.ndarray  # f32, performance on day 0 (W)
+    start_performance: jnp.ndarray  # f32, tested performance on day 0 (W)
+    tested: jnp.ndarray  # f32, tested performance at the end of yesterday (W)
 
 
 # One step's random numbers come from ONE uniform draw (threefry is most of a step's cost):
@@ -74,7 +75,7 @@ def _normal(u: jnp.ndarray) -> jnp.ndarray:
 
 
 _SEASON_FIELDS = ("params", "physiology", "history", "day", "length", "race_day",
-                  "start_performance")
+                  "start_performance", "tested")
 
 
 class AthleteWorld:
@@ -117,7 +118,8 @@ class AthleteWorld:
         race_day = jnp.where(u[1] < e.race_probability,
                              length - 1 - jnp.floor(u[2] * e.race_window_days).astype(jnp.int32),
                              -1)
-        physiology = phys_lib.initial_physiology(params)
+        physiology = phys_lib.initial_physiology(params, self.config)
+        tested = phys_lib.tested_performance(physiology, params, self.config)
         zero = jnp.float32(0.0)
         morning = phys_lib.Morning(*(zero,) * len(phys_lib.Morning._fields))
         record = empty_record(self.config.num_habits)
@@ -127,7 +129,7 @@ class AthleteWorld:
             morning=morning, record=jax.tree_util.tree_map(jnp.asarray, record),
             mask=jnp.ones((sum(self.nvec),), bool),
             day=jnp.int32(0), length=length, race_day=race_day.astype(jnp.int32),
-            start_performance=phys_lib.performance(physiology, params))
+            start_performance=tested, tested=tested)
 
     def _begin_day(self, state: WorldState, u_missing, z_hrv, z_rhr) -> WorldState:
         """Takes this morning's readings (from yesterday's state) and today's mask."""
@@ -141,7 +143,7 @@ class AthleteWorld:
             sleep_h=jnp.where(worn, m.sleep_h, nan), sleep_eff=jnp.where(worn, m.sleep_eff, nan),
             recovery=jnp.where(worn, m.recovery, nan),
             session=jnp.int32(0), minutes=jnp.float32(0.0), tss=jnp.float32(0.0),
-            habits=jnp.zeros((self.config.num_habits,), jnp.float32), benchmark=nan,
+            zone_minutes=jnp.zeros((NUM_ZONES,), jnp.float32), habits=jnp.zeros((self.config.num_habits,), jnp.float32), benchmark=nan,
             ill=physiology.illness_left > 0, injured=physiology.injury_left > 0,
             days_to_race=days_to_race.astype(jnp.int32))
         history = observe_morning(state.history, record, self.config)
@@ -250,6 +252,7 @@ class AthleteWorld:
         done = phys_lib.adherence(action[0], prescribed_minutes, m.recovery, stress, ill, injured,
                                   params, cfg, u[a], u[a + 1], u[a + 2])
         load = phys_lib.load_of(done.session, done.minutes)
+        in_zone = zone_minutes(done.session, done.minutes)  # [3]
 
         # Habits done: the prescribed level, or the athlete's default when not followed.
         followed = u_habits < params.habit_adherence
@@ -259,7 +262,7 @@ class AthleteWorld:
 
         # Benchmark / race result: this morning's performance, less a short night's cut.
         before = state.physiology
-        perf_morning = phys_lib.performance(before, params)
+        perf_morning = phys_lib.performance(before, params, cfg)
         short = m.sleep_h <= cfg.sleep.short_sleep_h
         on_form = perf_morning * (1.0 - cfg.sleep.short_sleep_performance_cut * short)
         obs_cfg = cfg.observation
@@ -270,11 +273,14 @@ class AthleteWorld:
                               jnp.nan)
 
         record = state.record._replace(session=done.session, minutes=done.minutes, tss=load,
-                                       habits=habits_done, benchmark=benchmark)
+                                       zone_minutes=in_zone, habits=habits_done,
+                                       benchmark=benchmark)
         history = log_day(history, record, cfg)
-        physiology = phys_lib.banister_step(before, load, params)
-        physiology = physiology._replace(fitness=physiology.fitness * jnp.where(
-            ill, 1.0 - cfg.risk.illness_fitness_loss, 1.0))
+        physiology = phys_lib.adapt(before, in_zone, load, params, cfg)
+        loss = jnp.where(ill, cfg.risk.illness_fitness_loss, 0.0)
+        physiology = physiology._replace(
+            aerobic=physiology.aerobic - loss * (physiology.aerobic - physiology.aerobic_floor),
+            vo2=physiology.vo2 - loss * (physiology.vo2 - physiology.vo2_floor))
 
         # Tonight, then tomorrow's events.
         if self._sleep_habit is not None:
@@ -301,12 +307,13 @@ class AthleteWorld:
             low_recovery_yesterday=low_recovery)
 
         # Reward components (each reported; penalties are positive magnitudes).
-        perf_after = phys_lib.performance(physiology, params)
-        to_pct = 100.0 / params.p0
+        perf_after = phys_lib.performance(physiology, params, cfg)
+        tested = phys_lib.tested_performance(physiology, params, cfg)
+        to_pct = 100.0 / state.start_performance
         components = {
             "recovery": (m.recovery - 50.0) / 50.0,
-            "adaptation": params.k1 * (physiology.fitness - before.fitness) * to_pct,
-            "performance": (perf_after - perf_morning) * to_pct,
+            "adaptation": 100.0 * (phys_lib.capacity(physiology) - phys_lib.capacity(before)),
+            "performance": (tested - state.tested) * to_pct,
             "habits": 1.0 - jnp.mean(jnp.abs(1.0 - history.habit_ema)),
             "injury": injured.astype(jnp.float32),
             "illness": ill.astype(jnp.float32),
@@ -326,20 +333,24 @@ class AthleteWorld:
             "action": action,
             "violations": replaced,
             "metrics": {
-                "performance": perf_after, "fitness": params.k1 * physiology.fitness,
-                "fatigue": physiology.fatigue, "recovery": m.recovery,
+                "performance": perf_after, "tested": tested,
+                "capacity": phys_lib.capacity(physiology), "aerobic": physiology.aerobic,
+                "vo2": physiology.vo2, "fatigue_ratio": phys_lib.fatigue_ratio(physiology, cfg),
+                "strain": physiology.strain, "overreached": physiology.overreached,
+                "hrv_z": m.hrv_z, "recovery": m.recovery,
                 "injury_hazard": hz.injury, "illness_hazard": hz.illness,
                 "acwr": hz.acwr, "monotony": hz.monotony, "ctl": history.ctl,
                 "atl": history.atl, "tsb": history.ctl - history.atl,
                 "sleep_debt": physiology.sleep_debt, "completed": done.completed,
                 "injured": injured, "ill": ill, "new_injury": new_injury,
                 "new_illness": new_illness,
-                "gain": (perf_after - state.start_performance) * to_pct,
+                "gain": (tested - state.start_performance) * to_pct,
             },
         }
         ts = TimeStep(jnp.where(day >= state.length, LAST, MID).astype(jnp.int32),
                       jnp.float32(reward), jnp.float32(1.0), {}, extras)
-        return state._replace(physiology=physiology, history=history, day=day), ts
+        return state._replace(physiology=physiology, history=history, day=day,
+                              tested=tested), ts
 
     # ------------------------------------------------------------------ helpers
 

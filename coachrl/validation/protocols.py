@@ -1,0 +1,130 @@
+"""Study protocols as calendars in the session catalogue, and the policy that follows one.
+
+A protocol arm is a list of weeks, each 7 days of (session type, minutes), written
+as the study describes them. An arm is either absolute (minutes as written, as in
+HERITAGE's standardised programme) or relative (`volume`: each week's mean daily
+load is that multiple of the athlete's starting CTL, read from the log on day 0,
+as overload and taper studies prescribe load relative to normal training).
+
+`calendar_policy` follows an arm day by day with the habits at their goal level,
+through the shared safety mask (`nearest_allowed`): a trial athlete is protected
+like every other, and a rule that bites shows in the trial as it would in life.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from coachrl.agents.policy import Policy
+from coachrl.sim.config import WorldConfig
+from coachrl.sim.features import feature_names
+from coachrl.sim.safety import nearest_allowed
+from coachrl.sim.sessions import INTENSITY_FACTORS, REST, SESSION_NAMES, tss
+
+Day = tuple[str, float]  # (session type name, minutes)
+Week = tuple[Day, ...]  # 7 days, Monday first
+
+VOLUME_RANGE = (0.25, 3.0)  # a relative arm's weekly volume: multiples of the written week
+
+
+def week(*days: Day) -> Week:
+    """A week of 7 (session, minutes) days; a bare session name means rest."""
+    if len(days) != 7:
+        raise ValueError(f"a week has 7 days, got {len(days)}")
+    for name, minutes in days:
+        if name not in SESSION_NAMES:
+            raise ValueError(f"unknown session type '{name}': one of {', '.join(SESSION_NAMES)}")
+        if minutes < 0 or (name == "rest") != (minutes == 0):
+            raise ValueError(f"{name} {minutes} min: rest has 0 minutes, a session > 0")
+    return tuple(days)
+
+
+REST_WEEK = week(*[("rest", 0.0)] * 7)
+
+
+def week_load(w: Week) -> float:
+    """Mean daily TSS of a written week."""
+    return sum(tss(m, INTENSITY_FACTORS[SESSION_NAMES.index(s)]) for s, m in w) / 7.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Arm:
+    """One group of a study: its weeks and, for a relative arm, each week's volume.
+
+    Attributes:
+      name: the group's name in the study (e.g. "POL").
+      weeks: the calendar, Monday first.
+      volume: None for minutes as written; else, per week, the mean daily load as a
+        multiple of the athlete's starting CTL (the week's sessions scaled to it).
+    """
+
+    name: str
+    weeks: tuple[Week, ...]
+    volume: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.weeks:
+            raise ValueError(f"arm {self.name}: needs at least one week")
+        if self.volume is not None and len(self.volume) != len(self.weeks):
+            raise ValueError(f"arm {self.name}: {len(self.volume)} volumes for "
+                             f"{len(self.weeks)} weeks")
+
+    @property
+    def days(self) -> int:
+        return 7 * len(self.weeks)
+
+
+def repeat(w: Week, n: int) -> tuple[Week, ...]:
+    return (w,) * n
+
+
+class CalendarState(NamedTuple):
+    day: jnp.ndarray  # i32, days followed so far
+    start_ctl: jnp.ndarray  # f32, the athlete's CTL on day 0 (a relative arm's scale)
+
+
+def calendar_policy(config: WorldConfig, arm: Arm) -> Policy:
+    """Follows `arm` day by day (habits at their goal), through the shared safety mask.
+
+    After the last written day the calendar's last week repeats.
+    """
+    names = feature_names(config)
+    i_ctl = names.index("ctl")
+    sessions = np.asarray([SESSION_NAMES.index(s) for w in arm.weeks for s, _ in w], np.int32)
+    minutes = np.asarray([m for w in arm.weeks for _, m in w], np.float32)
+    written = np.asarray([max(week_load(w), 1e-6) for w in arm.weeks for _ in w], np.float32)
+    relative = arm.volume is not None
+    volume = np.asarray([v for v in (arm.volume or [1.0] * len(arm.weeks)) for _ in range(7)],
+                        np.float32)
+    durations = np.asarray(config.actions.durations_min, np.float32)
+    goals = np.asarray([h.goal_level for h in config.habits.items], np.int32)
+    nvec, days = config.nvec, len(sessions)
+
+    def step(state: CalendarState, obs, key):
+        start_ctl = jnp.where(state.day == 0, obs["features"][i_ctl] * 100.0, state.start_ctl)
+        d = jnp.where(state.day < days, state.day, days - 7 + (state.day - days) % 7)
+        hot = d == jnp.arange(days)  # one-hot reads: gathers are slow under vmap on CPU
+        session = jnp.sum(jnp.where(hot, sessions, 0))
+        scale = jnp.sum(jnp.where(hot, volume / written, 0.0)) * start_ctl if relative else 1.0
+        scale = jnp.clip(scale, *VOLUME_RANGE) if relative else scale
+        target = jnp.sum(jnp.where(hot, minutes, 0.0)) * scale
+        duration = jnp.argmin(jnp.abs(durations - target)).astype(jnp.int32)
+        session = jnp.where(target > 0, session, REST)
+        action = jnp.concatenate([jnp.stack([session, duration]).astype(jnp.int32),
+                                  jnp.asarray(goals, jnp.int32)])
+        action = nearest_allowed(action, obs["action_mask"], nvec)[0]
+        return action, CalendarState(state.day + 1, start_ctl)
+
+    def init(key: jax.Array) -> CalendarState:
+        return CalendarState(jnp.int32(0), jnp.float32(0.0))
+
+    return Policy(f"calendar:{arm.name}", init, step)
+
+
+__all__ = ["Arm", "CalendarState", "Day", "REST_WEEK", "VOLUME_RANGE", "Week",
+           "calendar_policy", "repeat", "week", "week_load"]
