@@ -5,7 +5,7 @@
 Times the rollouts (compilation included, as a user waits for it), the
 statistics and the plots + report, and prints one JSON object as the last line:
 seconds per phase, athlete-days per second, peak memory and the machine.
-Target (issue 3): five policies x 200 athletes x 180 days in under 60 s on 2 CPU cores.
+Target (issue 3): every baseline (six) x 200 athletes x 180 days in under 60 s on 2 CPU cores.
 """
 
 from __future__ import annotations

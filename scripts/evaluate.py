@@ -1,7 +1,7 @@
 """Compares coaches on held-out athletes and writes the metrics, a report and plots.
 
     .venv/bin/python scripts/evaluate.py --out runs/eval
-        [--policies random,rule,fixed,polarized,habit] [--athletes 200] [--days 180]
+        [--policies random,rule,fixed,polarized,habit,coach] [--athletes 200] [--days 180]
         [--seed 0] [--race-probability P] [--checkpoint RUN_DIR [--sample]]
         [--config configs/world/default.yaml] [--set section.key=value ...]
 

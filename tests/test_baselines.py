@@ -6,11 +6,16 @@ import numpy as np
 import pytest
 
 from coachrl.agents.baselines import (
+    COACH_WEEKS,
     FIXED_WEEK,
+    MEAN_LOAD_FLOOR,
     NAMES,
     START_VOLUME,
+    CoachState,
     PlanState,
     RuleState,
+    coach_calendar,
+    coach_tables,
     make_baseline,
     plan_tables,
 )
@@ -19,7 +24,15 @@ from coachrl.config import default_world_config
 from coachrl.envs import CoachEnv
 from coachrl.sim.features import feature_names
 from coachrl.sim.safety import padded_heads
-from coachrl.sim.sessions import ACTIVE_RECOVERY, AEROBIC_BASE, HIIT, REST, TEMPO
+from coachrl.sim.sessions import (
+    ACTIVE_RECOVERY,
+    AEROBIC_BASE,
+    HIIT,
+    INTENSITY_FACTORS,
+    REST,
+    TEMPO,
+    tss,
+)
 
 CONFIG = default_world_config()  # durations 20, 30, 45, 60, 90, 120 min
 NAMES_F = feature_names(CONFIG)
@@ -104,6 +117,169 @@ def test_polarized_week_is_80_20_by_time():
     assert minutes[hard].sum() / minutes.sum() == pytest.approx(0.2)
 
 
+COACH_CTL = coach_tables()[2] / START_VOLUME  # the coach's weeks as written (volume 1)
+DURATIONS = jnp.asarray(CONFIG.actions.durations_min, jnp.float32)
+_I_HARD, _I_REST, _I_TO_RACE, _I_AHEAD = (NAMES_F.index(k) for k in (
+    "hard_streak", "days_since_rest", "days_to_race", "race_ahead"))
+
+
+def _coach_season(race_day, ctl, days):
+    """The coach's (session types [T], minutes [T]) for an athlete who does every session.
+
+    The features are what the log of that plan would show (hard streak, days since rest,
+    the race countdown min(d, 60) / 60); nothing is masked. `race_day` -1: no race.
+    """
+    policy = make_baseline("coach", CONFIG)
+    base = observation(ctl=ctl)
+
+    def day_of(carry, day):
+        state, hard_streak, since_rest = carry
+        to_race = race_day - day
+        ahead = (race_day >= 0) & (to_race >= 0)
+        f = base["features"].at[_I_HARD].set(jnp.minimum(hard_streak, 6) / 3.0)
+        f = f.at[_I_REST].set(jnp.minimum(since_rest, 14) / 7.0)
+        f = f.at[_I_TO_RACE].set(jnp.where(ahead, jnp.minimum(to_race, 60) / 60.0, 1.0))
+        f = f.at[_I_AHEAD].set(ahead.astype(jnp.float32))
+        action, state = policy.step(state, {"features": f, "action_mask": base["action_mask"]},
+                                    KEY)
+        session = action[0]
+        minutes = jnp.where(session == REST, 0.0, jnp.sum(jnp.where(
+            jnp.arange(DURATIONS.shape[0]) == action[1], DURATIONS, 0.0)))
+        hard = (session == TEMPO) | (session == HIIT)
+        carry = (state, jnp.where(hard, hard_streak + 1, 0),
+                 jnp.where(session == REST, 0, since_rest + 1))
+        return carry, (session, minutes)
+
+    start = (policy.init(KEY), jnp.int32(0), jnp.int32(3))
+    return jax.lax.scan(day_of, start, jnp.arange(days))[1]
+
+
+def coach_seasons(race_days, ctl=COACH_CTL, days=84):
+    """_coach_season for each race day (vmapped, jitted, scanned): numpy [N, T] arrays."""
+    run = jax.jit(jax.vmap(lambda race_day: _coach_season(race_day, ctl, days)))
+    sessions, minutes = run(jnp.asarray(race_days, jnp.int32))
+    return np.asarray(sessions), np.asarray(minutes)
+
+
+def is_hard(sessions):
+    return np.isin(sessions, [TEMPO, HIIT])
+
+
+def test_coach_mesocycle_builds_three_weeks_then_recovers():
+    sessions, minutes = coach_seasons([-1], days=56)
+    weeks, week_minutes = sessions[0, :28].reshape(4, 7), minutes[0, :28].reshape(4, 7)
+    # Volume 1: the written weeks, every duration a bucket (Mon..Sun):
+    assert week_minutes.tolist() == [[0, 45, 60, 45, 60, 120, 90],
+                                     [0, 45, 90, 45, 60, 120, 90],
+                                     [0, 45, 90, 45, 90, 120, 90],
+                                     [0, 45, 45, 30, 30, 90, 45]]
+    totals = week_minutes.sum(axis=1)
+    assert totals.tolist() == [420, 450, 480, 285]  # builds progress (+7 %, +14 %)
+    assert totals[3] / totals[:3].mean() == pytest.approx(285 / 450)  # recovery: 63 %
+    assert 0.60 <= totals[3] / totals[:3].mean() <= 0.65
+    assert (weeks == REST).sum(axis=1).tolist() == [1, 1, 1, 1]  # one rest day, Mondays
+    assert (weeks[:, 0] == REST).all()
+    hard = is_hard(weeks)
+    assert hard.sum(axis=1).tolist() == [2, 2, 2, 1]  # recovery: one hard session ...
+    assert week_minutes[3][hard[3]].tolist() == [45]  # ... as long as in the build weeks
+    assert hard[:3, [1, 3]].all() and hard[3, 1]  # Tuesday and Thursday; Tuesday
+    season_hard = is_hard(sessions[0])
+    assert not (season_hard[1:] & season_hard[:-1]).any()  # never two hard days running
+    for w in range(3):  # one long easy session: Saturday's 120 min
+        assert weeks[w, 5] == AEROBIC_BASE and week_minutes[w, 5] == 120
+        assert (week_minutes[w] == week_minutes[w].max()).sum() == 1
+    assert (sessions[0, 28:] == sessions[0, :28]).all()  # the next block repeats it
+
+
+def test_coach_is_polarised_by_time():
+    """~80 % easy, ~5 % threshold, ~15 % HIIT over a mesocycle (Seiler 2010)."""
+    days = [day for week in COACH_WEEKS[:4] for day in week]
+    total = sum(m for _, m in days)
+    share = {kind: sum(m for name, m in days if name == kind) / total
+             for kind in ("aerobic_base", "tempo", "hiit")}
+    assert total == 1635
+    assert share == pytest.approx({"aerobic_base": 1320 / 1635, "tempo": 90 / 1635,
+                                   "hiit": 225 / 1635})  # 80.7 %, 5.5 %, 13.8 %
+    assert 0.78 <= share["aerobic_base"] <= 0.83 and 0.03 <= share["tempo"] <= 0.07
+    assert 0.12 <= share["hiit"] <= 0.17
+
+
+def test_coach_calendar_tapers_after_the_third_build_week():
+    race_days = np.arange(62, 180)
+    for offset, (week, weekday) in {21: (2, 0), 15: (2, 6), 14: (4, 0), 8: (4, 6),
+                                    7: (5, 0), 1: (5, 6), 0: (6, 0), -7: (0, 0),
+                                    -28: (3, 0), 35: (0, 0), 42: (3, 0)}.items():
+        weeks, weekdays = coach_calendar(jnp.asarray(race_days - offset), jnp.asarray(race_days))
+        assert (np.asarray(weeks) == week).all() and (np.asarray(weekdays) == weekday).all(), \
+            offset
+    weeks, weekdays = coach_calendar(jnp.arange(28), jnp.int32(-1))  # no race: from day 0
+    assert np.asarray(weeks).tolist() == [w for w in range(4) for _ in range(7)]
+    assert np.asarray(weekdays).tolist() == list(range(7)) * 4
+
+
+RACE_DAYS = list(range(70, 77))  # every weekday; the race comes in sight 59 days ahead
+
+
+def test_coach_tapers_two_weeks_before_a_race():
+    """Bosquet et al. 2007: volume -41...60 % over 2 weeks, intensity and frequency kept."""
+    sessions, minutes = coach_seasons(RACE_DAYS, days=84)
+    for s, m, race in zip(sessions, minutes, RACE_DAYS):
+        taper, builds = slice(race - 14, race), slice(race - 35, race - 14)
+        # Days 35-15 before the race: builds 1-3; 14-8 and 7-1: the taper weeks.
+        assert m[builds].reshape(3, 7).sum(axis=1).tolist() == [420, 450, 480], race
+        assert m[taper].reshape(2, 7).sum(axis=1).tolist() == [300, 185], race
+        cut = 1.0 - m[taper].mean() / m[builds].mean()
+        assert cut == pytest.approx(1 - (485 / 14) / (1350 / 21))  # 46 %
+        assert 0.40 <= cut <= 0.60
+        assert is_hard(s[taper]).sum() == 4 == is_hard(s[race - 28:race - 14]).sum()
+        assert (m[taper] > 0).sum() == 12 == (m[race - 28:race - 14] > 0).sum()  # frequency
+        assert s[race - 1] == AEROBIC_BASE and m[race - 1] == 20  # race eve: short, easy
+        assert s[race] == REST and s[race + 1] == ACTIVE_RECOVERY  # race day, then easy
+        assert not is_hard(s[race:race + 7]).any()
+
+
+def test_coach_keeps_its_week_rules_when_it_rewrites_the_plan_for_a_race():
+    """The calendar jumps once, when the race comes in sight; the week rules hold anyway."""
+    sessions, _ = coach_seasons([-1, *RACE_DAYS], days=100)
+    for s in sessions:
+        hard, rest = is_hard(s), s == REST
+        assert not (hard[1:] & hard[:-1]).any()
+        assert all(rest[t:t + 7].any() for t in range(len(s) - 6))  # a rest in any 7 days
+
+
+def test_plans_have_a_volume_floor():
+    """150 min a week of moderate training (ACSM, Garber et al. 2011) as a load: 17.5 TSS/day."""
+    assert MEAN_LOAD_FLOOR == pytest.approx(tss(150 / 7, INTENSITY_FACTORS[AEROBIC_BASE]))
+    assert MEAN_LOAD_FLOOR == pytest.approx(17.5)
+    _, minutes = coach_seasons([-1], ctl=10.0, days=28)  # 1.1 x 10 = 11 TSS/day without it
+    weeks = minutes[0].reshape(4, 7)
+    # Volume 17.5 / 53.2: 45 -> 14.8 -> 20, 60 -> 19.7 -> 20, 90 -> 29.6 -> 30, 120 -> 39.5 -> 45.
+    assert weeks.tolist() == [[0, 20, 20, 20, 20, 45, 30], [0, 20, 30, 20, 20, 45, 30],
+                              [0, 20, 30, 20, 30, 45, 30], [0, 20, 20, 20, 20, 30, 20]]
+    assert (weeks[:3].sum(axis=1) >= 150).all()  # 155, 165, 175 min in the build weeks
+    # Every sized baseline gets the floor: below it, the athlete's CTL no longer matters.
+    for name in ("rule", "fixed", "polarized", "habit", "coach"):
+        policy = make_baseline(name, CONFIG)
+        step = jax.jit(policy.step)
+        plans = []
+        for ctl in (5.0, 12.0):
+            state, plan = policy.init(KEY), []
+            for _ in range(28):
+                action, state = step(state, observation(ctl=ctl, recovery=80.0), KEY)
+                plan.append(action.tolist())
+            plans.append(plan)
+        assert plans[0] == plans[1], name
+
+
+def test_coach_state_keeps_the_start_ctl_and_the_race_day():
+    policy = make_baseline("coach", CONFIG)
+    obs = observation(ctl=40.0)
+    features = obs["features"].at[_I_AHEAD].set(1.0).at[_I_TO_RACE].set(30 / 60)
+    _, state = jax.jit(policy.step)(policy.init(KEY), {**obs, "features": features}, KEY)
+    assert isinstance(state, CoachState)
+    assert (int(state.day), float(state.start_ctl), int(state.race_day)) == (1, 40.0, 30)
+
+
 def test_habit_greedy_pushes_the_habit_furthest_below_goal():
     action, _ = act("habit", observation(habit_ema=(1.1, 0.5, 0.8)))
     assert action[2:].tolist() == [GOAL[0], 3, GOAL[2]]  # mobility to its top level
@@ -143,6 +319,11 @@ def test_baselines_never_pick_a_masked_action(name):
     obs = {"features": jnp.zeros((n, len(NAMES_F))), "action_mask": jnp.asarray(masks)}
     obs["features"] = obs["features"].at[:, NAMES_F.index("ctl")].set(u[:, 0] * 1.5)
     obs["features"] = obs["features"].at[:, NAMES_F.index("recovery")].set(u[:, 1])
+    # Half the athletes have a race 0-40 days ahead (the coach's taper and race weeks).
+    race = u[:, 2] < 0.5
+    obs["features"] = obs["features"].at[:, NAMES_F.index("race_ahead")].set(race * 1.0)
+    obs["features"] = obs["features"].at[:, NAMES_F.index("days_to_race")].set(
+        np.where(race, np.floor(u[:, 2] * 80) / 60, 1.0))
     for i, h in enumerate(CONFIG.habits.items):
         obs["features"] = obs["features"].at[:, NAMES_F.index(f"habit_ema_{h.name}")].set(
             u[:, 3 + i] * 1.5)
@@ -158,9 +339,12 @@ def test_baselines_never_pick_a_masked_action(name):
         picked = np.take_along_axis(allowed, np.asarray(actions)[:, :, None], axis=2)
         assert picked.all(), (name, day)
         obs["action_mask"] = jnp.roll(obs["action_mask"], 1, axis=0)
+        if day == 13:  # the races are over: the weeks after a race
+            obs["features"] = obs["features"].at[:, NAMES_F.index("race_ahead")].set(0.0)
+            obs["features"] = obs["features"].at[:, NAMES_F.index("days_to_race")].set(1.0)
 
 
-@pytest.mark.parametrize("name", ["rule", "habit"])
+@pytest.mark.parametrize("name", ["rule", "habit", "coach"])
 def test_baselines_run_through_dm_env_without_violations(name):
     env = CoachEnv(seed=3, population="heldout")
     actor = PolicyActor(make_baseline(name, env.config), seed=0)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from coachrl.agents.baselines import NAMES
 from coachrl.config import default_world_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,7 +108,7 @@ def test_bench_evaluation_prints_json_last():
     result = run_script("bench_evaluation.py", "--athletes", "4", "--days", "10")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["policies"] == 5 and report["athletes"] == 4 and report["days"] == 10
+    assert report["policies"] == len(NAMES) and report["athletes"] == 4 and report["days"] == 10
     for key in ("rollout_s", "total_s", "athlete_days_per_s", "peak_rss_mb"):
         assert report[key] > 0, key
 

@@ -15,11 +15,22 @@ prescribes a masked action:
              (Seiler & Kjerland 2006; Stöggl & Sperlich 2014).
   habit      CoachRL habit-greedy: training from the fixed plan; every habit at
              its goal level and the one furthest below goal at its top level.
+  coach      a periodised polarised plan as a good coach writes it: mesocycles of
+             three progressive build weeks (420, 450, 480 min at volume 1) and a
+             recovery week (63 % of the builds' volume, one hard session instead of
+             two); by time ~81 % easy, ~5 % threshold, ~14 % HIIT (Seiler 2010;
+             Stöggl & Sperlich 2014); two hard days a week, never back to back, one
+             long easy day and one rest day. Once a race is in sight it re-anchors
+             its weeks on race day so that three build weeks lead into a 2-week
+             taper (volume -38 %, then -61 % of the last build week, -50 % over the
+             taper; intensity and frequency kept: Bosquet et al. 2007; a short easy
+             race eve), and the week from race day on is easy.
 
 Plans are fitted to the athlete's level the way a coach picks a plan tier:
 on the first day the weekly volume is scaled so that the plan's mean daily
-load is `START_VOLUME` x the athlete's CTL (read from the log), and every
-4-week block adds `BLOCK_PROGRESSION`. Habits are prescribed at their goal
+load is `START_VOLUME` x the athlete's CTL (read from the log), at least
+`MEAN_LOAD_FLOOR` (the load of ACSM's 150 min a week of moderate training), and
+every 4-week block adds `BLOCK_PROGRESSION`. Habits are prescribed at their goal
 level (the amount closest to weekly goal / 7) unless said otherwise.
 """
 
@@ -74,6 +85,12 @@ CYCLE_DAYS = 7 * len(BUILD_FACTORS)
 START_VOLUME = 1.1  # the plan's mean daily load on day 0, as a multiple of the athlete's CTL
 BLOCK_PROGRESSION = 0.05  # volume added by every 4-week block (fraction of the first block's)
 SCALE_RANGE = (0.25, 3.0)  # the plan's volume: multiples of the written week on offer
+# No plan goes below the load of 150 min a week at moderate intensity (aerobic base, IF
+# 0.70): ACSM's minimum for adults, e.g. 30 min on 5 days (Garber et al. 2011, ACSM position
+# stand), which beginner plans meet or exceed (3 sessions of 30-45 min a week). As a load,
+# hard minutes count for more, as ACSM counts vigorous minutes double: 17.5 TSS a day.
+FLOOR_MINUTES_PER_WEEK = 150.0
+MEAN_LOAD_FLOOR = tss(FLOOR_MINUTES_PER_WEEK / 7.0, INTENSITY_FACTORS[AEROBIC_BASE])
 
 # Readiness rule: recovery-score bands (WHOOP: green >= 67, red <= 33) and session loads.
 RULE_HARD_ABOVE = 70.0
@@ -83,12 +100,48 @@ RULE_EASY_LOAD = 1.0  # aerobic-base session load, x the plan's mean daily load 
 RULE_HARD_LOAD = 1.3  # tempo / HIIT session load, x the plan's mean daily load (TSS)
 RULE_RECOVERY_MIN = 30.0  # active-recovery minutes
 
-NAMES: tuple[str, ...] = ("random", "rule", "fixed", "polarized", "habit")
+# The coach's weeks, Monday first: (session type, minutes at volume 1). A mesocycle is
+# BUILD_1-3 + RECOVERY; before a race TAPER_1-2 follow BUILD_3, and POST_RACE starts on race day.
+COACH_BUILD_1: WeeklyPlan = (  # 420 min: 330 easy, 90 HIIT
+    ("rest", 0.0), ("hiit", 45.0), ("aerobic_base", 60.0), ("hiit", 45.0),
+    ("aerobic_base", 60.0), ("aerobic_base", 120.0), ("aerobic_base", 90.0))
+COACH_BUILD_2: WeeklyPlan = (  # 450 min (+7 %): 360 easy, 45 HIIT, 45 threshold
+    ("rest", 0.0), ("hiit", 45.0), ("aerobic_base", 90.0), ("tempo", 45.0),
+    ("aerobic_base", 60.0), ("aerobic_base", 120.0), ("aerobic_base", 90.0))
+COACH_BUILD_3: WeeklyPlan = (  # 480 min (+14 %): 390 easy, 45 HIIT, 45 threshold
+    ("rest", 0.0), ("hiit", 45.0), ("aerobic_base", 90.0), ("tempo", 45.0),
+    ("aerobic_base", 90.0), ("aerobic_base", 120.0), ("aerobic_base", 90.0))
+COACH_RECOVERY: WeeklyPlan = (  # 285 min (63 % of the builds' 450): one hard session, same length
+    ("rest", 0.0), ("hiit", 45.0), ("aerobic_base", 45.0), ("aerobic_base", 30.0),
+    ("aerobic_base", 30.0), ("aerobic_base", 90.0), ("aerobic_base", 45.0))
+COACH_TAPER_1: WeeklyPlan = (  # days 14-8 before the race: 300 min (-38 % of BUILD_3), 2 hard
+    ("rest", 0.0), ("hiit", 45.0), ("aerobic_base", 45.0), ("tempo", 30.0),
+    ("aerobic_base", 45.0), ("aerobic_base", 90.0), ("aerobic_base", 45.0))
+COACH_TAPER_2: WeeklyPlan = (  # days 7-1: 185 min (-61 %), 2 hard; race eve (Sunday) 20 min easy
+    ("rest", 0.0), ("hiit", 30.0), ("aerobic_base", 45.0), ("hiit", 30.0),
+    ("aerobic_base", 30.0), ("aerobic_base", 30.0), ("aerobic_base", 20.0))
+COACH_POST_RACE: WeeklyPlan = (  # race day (Monday: no training besides the race), then easy
+    ("rest", 0.0), ("active_recovery", 30.0), ("aerobic_base", 45.0), ("aerobic_base", 45.0),
+    ("aerobic_base", 30.0), ("aerobic_base", 90.0), ("aerobic_base", 45.0))
+COACH_WEEKS: tuple[WeeklyPlan, ...] = (COACH_BUILD_1, COACH_BUILD_2, COACH_BUILD_3,
+                                       COACH_RECOVERY, COACH_TAPER_1, COACH_TAPER_2,
+                                       COACH_POST_RACE)
+TAPER_1, TAPER_2, POST_RACE = 4, 5, 6  # indices in COACH_WEEKS (0-3: builds 1-3, recovery)
+COACH_MAX_DAYS_WITHOUT_REST = 6  # one rest day in any 7 (features hold min(days, 14) / 7)
+RACE_HORIZON_DAYS = 60  # features hold min(days to race, 60) / 60: the date is known inside it
+
+NAMES: tuple[str, ...] = ("random", "rule", "fixed", "polarized", "habit", "coach")
 
 
 class PlanState(NamedTuple):
     day: jnp.ndarray  # i32, days of the season so far
     start_ctl: jnp.ndarray  # f32, the athlete's CTL on day 0 (picks the plan's volume)
+
+
+class CoachState(NamedTuple):
+    day: jnp.ndarray  # i32, days of the season so far
+    start_ctl: jnp.ndarray  # f32, the athlete's CTL on day 0 (picks the plan's volume)
+    race_day: jnp.ndarray  # i32, the season day of the race once it is in sight; -1 before
 
 
 class RuleState(NamedTuple):
@@ -106,6 +159,10 @@ class _Reader:
         self.nvec = config.nvec
         self.ctl = names.index("ctl")
         self.recovery = names.index("recovery")
+        self.hard_streak = names.index("hard_streak")
+        self.days_since_rest = names.index("days_since_rest")
+        self.days_to_race = names.index("days_to_race")
+        self.race_ahead = names.index("race_ahead")
         self.habit_ema = np.asarray([names.index(f"habit_ema_{h.name}")
                                      for h in config.habits.items], np.int32)
         self.durations = np.asarray(config.actions.durations_min, np.float32)
@@ -119,8 +176,10 @@ class _Reader:
 
     @staticmethod
     def mean_load(day: jnp.ndarray, start_ctl: jnp.ndarray) -> jnp.ndarray:
-        """A plan's mean daily load (TSS) on `day`: START_VOLUME x CTL, growing every block."""
-        return START_VOLUME * start_ctl * (1.0 + BLOCK_PROGRESSION * (day // CYCLE_DAYS))
+        """A plan's mean daily load (TSS) on `day`: START_VOLUME x CTL (at least
+        MEAN_LOAD_FLOOR), growing every block."""
+        base = jnp.maximum(START_VOLUME * start_ctl, MEAN_LOAD_FLOOR)
+        return base * (1.0 + BLOCK_PROGRESSION * (day // CYCLE_DAYS))
 
     def recovery_of(self, obs) -> jnp.ndarray:
         return obs["features"][self.recovery] * 100.0  # forward-filled; 50 when unknown
@@ -252,12 +311,84 @@ def habit_greedy(config: WorldConfig) -> Policy:
     return Policy("habit", _plan_init, step)
 
 
+def coach_tables() -> tuple[np.ndarray, np.ndarray, float]:
+    """(session types i32[49], minutes f32[49], mean daily TSS of the mesocycle) of the coach.
+
+    Entry 7 x week + weekday holds that day of COACH_WEEKS[week]; the mesocycle is
+    the first four weeks (builds 1-3 and the recovery week).
+    """
+    days = [day for week in COACH_WEEKS for day in week]
+    sessions = np.asarray([SESSION_NAMES.index(name) for name, _ in days], np.int32)
+    minutes = np.asarray([m for _, m in days], np.float32)
+    mesocycle = days[:CYCLE_DAYS]
+    written = sum(tss(m, INTENSITY_FACTORS[SESSION_NAMES.index(name)])
+                  for name, m in mesocycle) / CYCLE_DAYS
+    return sessions, minutes, float(written)
+
+
+def coach_calendar(day: jnp.ndarray, race_day: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """(week in COACH_WEEKS, weekday 0-6) of season day `day`.
+
+    With no race in sight the calendar runs from day 0 (a Monday): build 1-3, recovery.
+    Once the race day is known (`race_day` >= 0) the weeks are re-anchored on it, a coach
+    rewriting the plan: the race falls on a Monday (the weekly rest day), the two weeks
+    before it taper, the three before those build (so the taper follows build 3, not a
+    recovery week), and the week that starts on race day is easy before a new mesocycle.
+    """
+    to_race = race_day - day  # days to the race; < 0 after it
+    week = jnp.floor_divide(-to_race, 7)  # 0: the week starting on race day, -1: the one before
+    before = jnp.where(week <= -3, (week + 5) % 4, jnp.where(week == -2, TAPER_1, TAPER_2))
+    after = jnp.where(week == 0, POST_RACE, (week + 3) % 4)
+    known = race_day >= 0
+    block_week = jnp.where(known, jnp.where(week < 0, before, after), (day // 7) % 4)
+    weekday = jnp.where(known, (-to_race) % 7, day % 7)
+    return block_week.astype(jnp.int32), weekday.astype(jnp.int32)
+
+
+def coach_plan(config: WorldConfig) -> Policy:
+    """The periodised polarised plan of a good coach, with a taper when a race is in sight.
+
+    Volume as the other plans, the mesocycle's mean daily load being `mean_load` (the
+    other plans scale their first week to it; their 4-week mean is 1.0125 x); habits at goal.
+    Where the calendar is re-anchored on the race the log keeps the plan's rules: a hard
+    session the day after a hard day becomes aerobic base of the same length, and the
+    7th day without rest is a rest day.
+    """
+    r = _Reader(config)
+    sessions, minutes, written_load = coach_tables()
+    hard = np.isin(sessions, [TEMPO, HIIT])
+
+    def step(state: CoachState, obs, key):
+        features = obs["features"]
+        start_ctl = jnp.where(state.day == 0, r.ctl_of(obs), state.start_ctl)
+        in_sight = (features[r.race_ahead] > 0.5) & (features[r.days_to_race] < 1.0)
+        to_race = jnp.round(features[r.days_to_race] * RACE_HORIZON_DAYS).astype(jnp.int32)
+        race_day = jnp.where(in_sight, state.day + to_race, state.race_day)
+        week, weekday = coach_calendar(state.day, race_day)
+        hot = 7 * week + weekday == jnp.arange(sessions.shape[0])  # one-hot: gathers are slow
+        session = jnp.sum(jnp.where(hot, sessions, 0))              # under vmap on CPU
+        hard_after_hard = jnp.any(hot & hard) & (features[r.hard_streak] > 0)
+        session = jnp.where(hard_after_hard, AEROBIC_BASE, session)
+        rest_due = features[r.days_since_rest] * 7.0 >= COACH_MAX_DAYS_WITHOUT_REST - 0.5
+        session = jnp.where(rest_due, REST, session)
+        volume = jnp.clip(r.mean_load(state.day, start_ctl) / written_load, *SCALE_RANGE)
+        duration = r.bucket(jnp.sum(jnp.where(hot, minutes, 0.0)) * volume)
+        action = r.safe(session, duration, r.goal_levels, obs)
+        return action, CoachState(state.day + 1, start_ctl, race_day)
+
+    def init(key: jax.Array) -> CoachState:
+        return CoachState(jnp.int32(0), jnp.float32(0.0), jnp.int32(-1))
+
+    return Policy("coach", init, step)
+
+
 BASELINES: dict[str, Callable[[WorldConfig], Policy]] = {
     "random": random_policy,
     "rule": readiness_rule,
     "fixed": periodised_plan,
     "polarized": polarized_plan,
     "habit": habit_greedy,
+    "coach": coach_plan,
 }
 
 
@@ -268,6 +399,7 @@ def make_baseline(name: str, config: WorldConfig) -> Policy:
     return BASELINES[name](config)
 
 
-__all__ = ["BASELINES", "FIXED_WEEK", "NAMES", "POLARIZED_WEEK", "PlanState", "RuleState",
-           "habit_greedy", "make_baseline", "periodised_plan", "plan_tables", "polarized_plan",
-           "random_policy", "readiness_rule"]
+__all__ = ["BASELINES", "COACH_WEEKS", "CoachState", "FIXED_WEEK", "MEAN_LOAD_FLOOR", "NAMES",
+           "POLARIZED_WEEK", "PlanState", "RuleState", "coach_calendar", "coach_plan",
+           "coach_tables", "habit_greedy", "make_baseline", "periodised_plan", "plan_tables",
+           "polarized_plan", "random_policy", "readiness_rule"]
