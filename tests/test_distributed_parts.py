@@ -57,11 +57,12 @@ def test_ppo_batch_keeps_the_first_t_steps_and_bootstraps_from_the_last(jit):
         "features": np.stack([steps, -steps], axis=-1),  # [T+1, B, 2]
         "action_mask": np.broadcast_to(flat, (t + 1, b, 5)),  # [T+1, B, 5]
         "action": np.broadcast_to(steps[..., None], (t + 1, b, 2)).astype(np.int32),
-        "reward": steps + 0.5, "done": steps == 21, "log_prob": -steps, "value": steps + 100}
+        "reward": steps + 0.5, "discount": (steps != 20).astype(np.float32),
+        "done": (steps == 21) | (steps == 20), "log_prob": -steps, "value": steps + 100}
     convert = jax.jit(lambda c: ppo_batch(c, nvec)) if jit else (lambda c: ppo_batch(c, nvec))
     batch = convert(jax.tree_util.tree_map(jnp.asarray, columns))
 
-    for name in ("features", "action", "reward", "done", "log_prob", "value"):
+    for name in ("features", "action", "reward", "discount", "done", "log_prob", "value"):
         np.testing.assert_array_equal(getattr(batch, name), columns[name][:t], err_msg=name)
     # Head layout [H, max(nvec)] = [2, 3]: head 0 padded with False in its third slot.
     heads = np.array([[[1, 0, 0], [0, 1, 1]], [[1, 1, 0], [1, 1, 0]]], bool)  # [B, H, N]
@@ -73,29 +74,34 @@ def test_ppo_batch_keeps_the_first_t_steps_and_bootstraps_from_the_last(jit):
 @pytest.mark.parametrize("jit", [False, True])
 def test_mpo_transitions_n_step_returns_by_hand(jit):
     # gamma = 0.5, n = 2: windows of 3 steps; the reward of the look-ahead step is never used.
-    #   b=0 no done:              G = 1 + 0.5 * 2 = 2,  bootstrap 0.5^2 = 0.25
-    #   b=1 done at step 0:       G = 4 (stops there),  bootstrap 0
-    #   b=2 done at step 1:       G = 4 + 0.5 * 8 = 8,  bootstrap 0.25 * 0 = 0
-    #   b=3 done at look-ahead:   G = 1 + 0.5 * 2 = 2,  bootstrap 0.25 (the step after n counts
-    #                             for the next transition, not this one)
-    reward = np.array([[1, 4, 4, 1], [2, 8, 8, 2], [99, 99, 99, 99]], np.float32)  # [n+1, B]
-    done = np.array([[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], bool)
-    features = np.arange(3 * 4 * 2, dtype=np.float32).reshape(3, 4, 2)  # [n+1, B, F]
-    mask = np.zeros((3, 4, 5), bool)
-    mask[0, :, 0] = mask[2, :, 4] = True  # step 0 allows action 0 only, step 2 action 4 only
-    action = np.arange(3 * 4 * 2, dtype=np.int32).reshape(3, 4, 2)
+    #   b=0 no end:                 G = 1 + 0.5 * 2 = 2,  bootstrap 0.5^2 = 0.25 at step 2
+    #   b=1 terminal at step 0:     G = 4 (stops there),  bootstrap 0
+    #   b=2 terminal at step 1:     G = 4 + 0.5 * 8 = 8,  bootstrap 0.25 * 0 = 0
+    #   b=3 end at look-ahead:      G = 1 + 0.5 * 2 = 2,  bootstrap 0.25 at step 2 (the step
+    #                               after n counts for the next transition, not this one)
+    #   b=4 time limit at step 0:   G = 4,                bootstrap 0.5 at step 0 (its last state)
+    #   b=5 time limit at step 1:   G = 4 + 0.5 * 8 = 8,  bootstrap 0.25 at step 1
+    reward = np.array([[1, 4, 4, 1, 4, 4], [2, 8, 8, 2, 8, 8], [99] * 6], np.float32)
+    done = np.array([[0, 1, 0, 0, 1, 0], [0, 0, 1, 0, 0, 1], [0, 0, 0, 1, 0, 0]], bool)
+    discount = np.array([[1, 0, 1, 1, 1, 1], [1, 1, 0, 1, 1, 1], [1, 1, 1, 0, 1, 1]],
+                        np.float32)  # [n+1, B]: 0 at the true terminals only
+    features = np.arange(3 * 6 * 2, dtype=np.float32).reshape(3, 6, 2)  # [n+1, B, F]
+    mask = np.zeros((3, 6, 5), bool)
+    mask[0, :, 0] = mask[1, :, 2] = mask[2, :, 4] = True  # step k allows action 2k only
+    action = np.arange(3 * 6 * 2, dtype=np.int32).reshape(3, 6, 2)
     columns = {"features": features, "action_mask": mask, "action": action,
-               "reward": reward, "done": done}
+               "reward": reward, "discount": discount, "done": done}
     convert = jax.jit(mpo_transitions, static_argnums=(1, 2)) if jit else mpo_transitions
     out = convert(jax.tree_util.tree_map(jnp.asarray, columns), 0.5, 2)
 
-    np.testing.assert_allclose(out.returns, [2.0, 4.0, 8.0, 2.0])
-    np.testing.assert_allclose(out.bootstrap_discount, [0.25, 0.0, 0.0, 0.25])
+    np.testing.assert_allclose(out.returns, [2.0, 4.0, 8.0, 2.0, 4.0, 8.0])
+    np.testing.assert_allclose(out.bootstrap_discount, [0.25, 0.0, 0.0, 0.25, 0.5, 0.25])
     np.testing.assert_array_equal(out.features, features[0])
-    np.testing.assert_array_equal(out.next_features, features[2])
     np.testing.assert_array_equal(out.mask, mask[0])  # flat, as MPO's replay keeps it
-    np.testing.assert_array_equal(out.next_mask, mask[2])
     np.testing.assert_array_equal(out.action, action[0])
+    at = [2, 0, 1, 2, 0, 1]  # the step bootstrapped at: 2, or where the episode ended
+    np.testing.assert_array_equal(out.next_features, features[at, np.arange(6)])
+    np.testing.assert_array_equal(out.next_mask, mask[at, np.arange(6)])
 
 
 # ---------------------------------------------------------------- the agents
@@ -113,10 +119,12 @@ def test_agent_sequence_sizes_and_example_columns(agents):
         columns = example_columns(agent, NVEC, F, E)
         assert set(columns) == set(agent.columns)
         shapes = {"features": lead + (F,), "action_mask": lead + (m,), "action": lead + (h,),
-                  "reward": lead, "done": lead, "log_prob": lead, "value": lead}
+                  "reward": lead, "discount": lead, "done": lead, "log_prob": lead,
+                  "value": lead}
         for name, array in columns.items():
             assert array.shape == shapes[name], (agent.name, name)
         assert columns["action_mask"].dtype == bool and columns["done"].dtype == bool
+        assert columns["discount"].dtype == np.float32
         assert columns["action"].dtype == np.int32
     assert set(ppo.columns) == set(COLUMNS) | {"log_prob", "value"}
     assert set(mpo.columns) == set(COLUMNS)
@@ -153,8 +161,10 @@ def test_act_samples_within_the_mask(agents, name):
                    "action_mask": mask}
     for seed in range(10):
         out = jax.device_get(agent.act(variables, observation, jax.random.PRNGKey(seed)))
-        # What an actor writes per step: the observation, the act's output, reward, done.
-        assert set(out) | {"features", "action_mask", "reward", "done"} == set(agent.columns)
+        # What an actor writes per step: the observation, the act's output, reward,
+        # discount, done.
+        assert set(out) | {"features", "action_mask", "reward", "discount", "done"} == \
+            set(agent.columns)
         assert out["action"].shape == (E, len(NVEC)) and out["action"].dtype == np.int32
         np.testing.assert_array_equal(out["action"][:, 0], 2)
         assert out["action"][0, 1] == 0
@@ -257,8 +267,10 @@ def test_dm_env_batch_restarts_episodes_by_itself():
     np.testing.assert_array_equal(observation["action_mask"], np.ones((2, 2), bool))
     dones, finished = [], []
     for step in range(1, 7):
-        observation, reward, done, ended = envs.step(np.array([[1], [0]], np.int32))
+        observation, reward, discount, done, ended = envs.step(np.array([[1], [0]], np.int32))
         np.testing.assert_array_equal(reward, [1.0, 1.0])
+        # CountingEnv's episodes end by termination: discount 0 exactly there.
+        np.testing.assert_array_equal(discount, np.where(done, 0.0, 1.0))
         dones.append(done.tolist())
         finished.append(ended.tolist())
         # After an episode ends the observation is the next episode's first (0).
@@ -276,8 +288,9 @@ def test_world_batch_steps_three_athletes():
     observation = envs.reset()
     assert observation["features"].shape == (3, envs.num_features)
     assert observation["action_mask"].shape == (3, m)
-    observation, reward, done, finished = envs.step(np.zeros((3, h), np.int32))
+    observation, reward, discount, done, finished = envs.step(np.zeros((3, h), np.int32))
     assert observation["features"].shape == (3, envs.num_features)
+    np.testing.assert_array_equal(discount, [1.0, 1.0, 1.0])  # seasons end by time: always 1
     assert observation["action_mask"].shape == (3, m)
     assert reward.shape == (3,) and np.all(np.isfinite(reward))
     assert done.shape == (3,) and not done.any()  # a season lasts more than one day

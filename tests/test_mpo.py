@@ -60,14 +60,34 @@ def test_per_head_kl_penalty_and_its_dual_by_hand():
 def test_n_step_returns_and_critic_target_by_hand():
     r = jnp.array([[1.0], [2.0], [3.0], [4.0]])
     done = jnp.array([[False], [False], [True], [False]])
-    returns, boot = losses.n_step_returns(r, done, 0.5, 2)
-    # G_0 = 1 + 0.5 * 2, bootstrap 0.25; G_1 = 2 + 0.5 * 3, but the season ends at t = 2:
-    # bootstrap 0; G_2 = 3 (ends at once), bootstrap 0.
-    np.testing.assert_allclose(returns[:, 0], [2.0, 3.5, 3.0])
-    np.testing.assert_allclose(boot[:, 0], [0.25, 0.0, 0.0])
+    terminal = 1.0 - done.astype(jnp.float32)  # the episode ends at t = 2 by termination
+    out = losses.n_step_returns(r, terminal, done, 0.5, 2)
+    # G_0 = 1 + 0.5 * 2, bootstrap 0.25; G_1 = 2 + 0.5 * 3, but the episode terminates at
+    # t = 2: bootstrap 0; G_2 = 3 (ends at once), bootstrap 0.
+    np.testing.assert_allclose(out.returns[:, 0], [2.0, 3.5, 3.0])
+    np.testing.assert_allclose(out.bootstrap_discount[:, 0], [0.25, 0.0, 0.0])
     y = losses.critic_target(jnp.array([1.0, 2.0]), jnp.array([0.5, 0.0]),
                              jnp.array([[2.0, 5.0], [4.0, 7.0]]))
     np.testing.assert_allclose(y, [1.0 + 0.5 * 3.0, 2.0])
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_n_step_returns_across_a_truncation_and_a_terminal_by_hand(jit):
+    # gamma 0.5, n = 3, seven steps r_t = t + 1. Episodes end with step 1 by a time limit
+    # (discount 1) and with step 3 by a true terminal (discount 0); steps 4-6 go on.
+    r = jnp.arange(1.0, 8.0)[:, None]
+    last = jnp.array([0, 1, 0, 1, 0, 0, 0], bool)[:, None]
+    discount = jnp.array([1, 1, 1, 0, 1, 1, 1], jnp.float32)[:, None]
+    fn = jax.jit(losses.n_step_returns, static_argnums=(3, 4)) if jit else losses.n_step_returns
+    out = fn(r, discount, last, 0.5, 3)
+    # t=0: 1 + 0.5 * 2, the season ends with step 1: bootstrap 0.5^2 at s_1 (offset 1).
+    # t=1: 2, ends at once: bootstrap 0.5 at s_1 itself (offset 0).
+    # t=2: 3 + 0.5 * 4, then the terminal: bootstrap 0.5^2 x 0 = 0.
+    # t=3: 4, the terminal: bootstrap 0.
+    # t=4: 5 + 0.5 * 6 + 0.25 * 7 = 9.75, no end: bootstrap 0.5^3 at s_7 (offset 3).
+    np.testing.assert_allclose(out.returns[:, 0], [2.0, 2.0, 5.0, 4.0, 9.75])
+    np.testing.assert_allclose(out.bootstrap_discount[:, 0], [0.25, 0.5, 0.0, 0.0, 0.125])
+    np.testing.assert_array_equal(out.bootstrap_offset[:, 0], [1, 0, 1, 0, 3])
 
 
 def test_transitions_look_ahead_into_the_next_rollout():
@@ -77,7 +97,8 @@ def test_transitions_look_ahead_into_the_next_rollout():
         return {"features": jnp.arange(offset, offset + t_max, dtype=jnp.float32)[:, None, None],
                 "action_mask": jnp.ones((t_max, b, 2), bool),
                 "action": jnp.zeros((t_max, b, 1), jnp.int32),
-                "reward": jnp.ones((t_max, b)), "done": jnp.zeros((t_max, b), bool)}
+                "reward": jnp.ones((t_max, b)), "discount": jnp.ones((t_max, b)),
+                "done": jnp.zeros((t_max, b), bool)}
 
     last = {"features": jnp.full((b, 1), 6.0), "action_mask": jnp.ones((b, 2), bool)}
     items = transitions(rollout(0), rollout(3), last, 0.5, n)
@@ -85,6 +106,22 @@ def test_transitions_look_ahead_into_the_next_rollout():
     np.testing.assert_allclose(items.next_features[:, 0], [2, 3, 4])  # n = 2 days later
     np.testing.assert_allclose(items.returns, [1.5, 1.5, 1.5])
     np.testing.assert_allclose(items.bootstrap_discount, [0.25, 0.25, 0.25])
+
+    # A season ends (by time) with day 3, the first of the next rollout: the transition of
+    # day 2 bootstraps at day 3, that season's last state, not at day 4 (a new athlete).
+    current = rollout(3)
+    current["done"] = current["done"].at[0].set(True)
+    current["action_mask"] = current["action_mask"].at[0, 0, 1].set(False)
+    items = transitions(rollout(0), current, last, 0.5, n)
+    np.testing.assert_allclose(items.next_features[:, 0], [2, 3, 3])
+    np.testing.assert_array_equal(items.next_mask[:, 1], [True, False, False])
+    np.testing.assert_allclose(items.bootstrap_discount, [0.25, 0.25, 0.25])
+    # ... and a true terminal there (discount 0) is not bootstrapped past: day 2's
+    # transition takes day 3's step; day 1's (days 1 and 2) still bootstraps at day 3.
+    current["discount"] = current["discount"].at[0].set(0.0)
+    items = transitions(rollout(0), current, last, 0.5, n)
+    np.testing.assert_allclose(items.bootstrap_discount, [0.25, 0.25, 0.0])
+    np.testing.assert_allclose(items.returns, [1.5, 1.5, 1.5])
 
 
 NVEC = (3, 2)

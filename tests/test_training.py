@@ -139,6 +139,67 @@ def test_dm_env_loop_runs_the_coach_env():
     assert env.total_violations == 0 and np.isfinite(agent.metrics["loss"])
 
 
+class Countdown:
+    """Episodes of 5 steps paying r = t + 1 on step t (t = 0..4), observation [t] before step
+    t; the last step is a truncation (discount 1) or a termination (discount 0)."""
+
+    def __init__(self, truncate: bool):
+        import dm_env
+        from dm_env import specs
+        self._dm_env, self._specs, self._t, self.truncate = dm_env, specs, 0, truncate
+
+    def reset(self):
+        self._t = 0
+        return self._dm_env.restart(np.zeros((1,), np.float32))
+
+    def step(self, action):
+        self._t += 1
+        reward, obs = float(self._t), np.full((1,), self._t, np.float32)
+        if self._t < 5:
+            return self._dm_env.transition(reward, obs)
+        if self.truncate:
+            return self._dm_env.truncation(reward, obs)
+        return self._dm_env.termination(reward, obs)
+
+    def action_spec(self):
+        return self._specs.DiscreteArray(2)
+
+    def observation_spec(self):
+        return self._specs.Array((1,), np.float32)
+
+
+@pytest.mark.parametrize("truncate", [True, False])
+def test_loop_mpo_bootstraps_a_truncation_at_the_last_state(truncate):
+    env = Countdown(truncate)
+    config = MPOConfig(hidden_sizes=(4,), critic_hidden_sizes=(4,), num_samples=2, n_step=2,
+                       discount=0.5, batch_size=4, replay_capacity=16, min_replay_size=16)
+    agent = MPOAgent.for_env(env, config, seed=0)
+    EnvironmentLoop(env, agent).run_episode()
+    replay, size = agent._replay, agent._size
+    assert size == 5  # one transition per step, none learned from (min_replay_size 16)
+    np.testing.assert_allclose(replay.features[:5, 0], [0, 1, 2, 3, 4])
+    # G_t = r_t + 0.5 r_{t+1} (r_t = t + 1), the last one r_4 alone.
+    np.testing.assert_allclose(replay.returns[:5], [2.0, 3.5, 5.0, 6.5, 5.0])
+    # Bootstrapped 2 steps later, or at s_4 (the last decision state) past the end: by
+    # 0.5^k after a truncation, by 0 after a termination.
+    np.testing.assert_allclose(replay.next_features[:5, 0], [2, 3, 4, 4, 4])
+    last = [0.25, 0.5] if truncate else [0.0, 0.0]
+    np.testing.assert_allclose(replay.bootstrap_discount[:5], [0.25, 0.25, 0.25] + last)
+
+
+@pytest.mark.parametrize("truncate", [True, False])
+def test_loop_ppo_hands_the_timesteps_discount_to_the_update(truncate):
+    env = Countdown(truncate)
+    agent = PPOAgent.for_env(env, PPOConfig(hidden_sizes=(4,), num_minibatches=1),
+                             rollout_length=5, total_steps=5)
+    batches = []
+    agent._update = lambda state, batch: (batches.append(batch), (state, {}))[1]
+    EnvironmentLoop(env, agent).run_episode()
+    (batch,) = batches
+    np.testing.assert_array_equal(batch.done[:, 0], [False] * 4 + [True])
+    np.testing.assert_array_equal(batch.discount[:, 0], [1.0] * 4 + [float(truncate)])
+
+
 TINY_MPO = TrainConfig(
     world=default_world_config(), agent="mpo",
     mpo=MPOConfig(hidden_sizes=(8,), critic_hidden_sizes=(16,), num_samples=4, n_step=2,

@@ -80,7 +80,8 @@ def world_rollout(world: AthleteWorld, act, length: int):
 
     `act(params, observation, key) -> (action, extras)`; the carry is
     (env_state, observation, episode_return, key). The trajectory [T, B] holds the
-    features and flat mask seen, the action, the reward, whether the season ended,
+    features and flat mask seen, the action, the reward, the timestep's discount
+    (1.0 also on a season's last day: it ends by time), whether the season ended,
     what `act` returned, and the returns and gains of the seasons that ended.
     """
 
@@ -93,7 +94,8 @@ def world_rollout(world: AthleteWorld, act, length: int):
         episode_return = episode_return + ts.reward
         step = {
             "features": observation["features"], "action_mask": observation["action_mask"],
-            "action": action, "reward": ts.reward, "done": done, **extras,
+            "action": action, "reward": ts.reward, "discount": ts.discount, "done": done,
+            **extras,
             "finished_return": jnp.where(done, episode_return, 0.0),
             "finished_gain": jnp.where(done, ts.extras["metrics"]["gain"], 0.0),
             "violations": jnp.sum(ts.extras["violations"], axis=-1),
@@ -171,7 +173,7 @@ def make_train_chunk(config: TrainConfig, world: AthleteWorld, networks, update,
                              observation["features"])
         mask = head_mask(traj["action_mask"], networks.nvec)  # [T, B, H, N]
         batch = Batch(traj["features"], mask, traj["action"], traj["log_prob"],
-                      traj["value"], traj["reward"], traj["done"], bootstrap)
+                      traj["value"], traj["reward"], traj["done"], traj["discount"], bootstrap)
         training, metrics = update(training, batch)
         metrics.update(season_metrics(traj))
         return RunnerState(training, env_state, observation, episode_return, key), metrics

@@ -34,7 +34,7 @@ from coachrl.training.anakin import (
 )
 from coachrl.training.config import TrainConfig
 
-_KEPT = ("features", "action_mask", "action", "reward", "done")  # what the next call needs
+_KEPT = ("features", "action_mask", "action", "reward", "discount", "done")  # for the next call
 
 
 def updates_per_iteration(config: TrainConfig) -> int:
@@ -43,19 +43,29 @@ def updates_per_iteration(config: TrainConfig) -> int:
     return max(1, round(config.mpo.samples_per_insert * inserted / config.mpo.batch_size))
 
 
-def transitions(previous: dict, current: dict, last_observation: dict, discount: float,
+def transitions(previous: dict, current: dict, last_observation: dict, gamma: float,
                 n: int) -> Transition:
-    """n-step transitions of the previous rollout's T days, flattened to [T * B]."""
+    """n-step transitions of the previous rollout's T days, flattened to [T * B].
+
+    A season that ends within n days is bootstrapped at its last day (it ends by
+    time: `losses.n_step_returns`), a true terminal (discount 0) is not.
+    """
     t_max = previous["reward"].shape[0]
     features = jnp.concatenate([previous["features"], current["features"],
                                 last_observation["features"][None]])  # [2T + 1, B, F]
     masks = jnp.concatenate([previous["action_mask"], current["action_mask"],
-                             last_observation["action_mask"][None]])
-    rewards = jnp.concatenate([previous["reward"], current["reward"]])[:t_max + n - 1]
-    dones = jnp.concatenate([previous["done"], current["done"]])[:t_max + n - 1]
-    returns, bootstrap = losses.n_step_returns(rewards, dones, discount, n)  # [T, B]
+                             last_observation["action_mask"][None]])  # [2T + 1, B, M]
+
+    def steps(name):  # [T + n - 1, B]: the previous rollout and n - 1 days of look-ahead
+        return jnp.concatenate([previous[name], current[name]])[:t_max + n - 1]
+
+    out = losses.n_step_returns(steps("reward"), steps("discount"), steps("done"), gamma,
+                                n)  # [T, B] each
+    index = jnp.arange(t_max)[:, None] + out.bootstrap_offset  # [T, B], into [2T + 1]
     items = Transition(previous["features"], previous["action_mask"], previous["action"],
-                       returns, bootstrap, features[n:n + t_max], masks[n:n + t_max])
+                       out.returns, out.bootstrap_discount,
+                       jnp.take_along_axis(features, index[..., None], axis=0),
+                       jnp.take_along_axis(masks, index[..., None], axis=0))
     return jax.tree_util.tree_map(lambda x: x.reshape((-1,) + x.shape[2:]), items)
 
 

@@ -11,6 +11,11 @@ learn every `rollout_length` steps); `MPOAgent` wraps MPO's with a replay.
 Any dm_env with a discrete or multi-discrete action spec works: a
 `{features, action_mask}` observation (our `CoachEnv`) is used as it is; any
 other array observation is flattened into the features with every action allowed.
+
+Episode ends follow the timestep's discount, as in the other trainers: an end by
+a time limit (`dm_env.truncation`, discount 1: a season's end) is bootstrapped
+from the last decision state, a true terminal (`dm_env.termination`, discount 0,
+e.g. bsuite's catch) is not (`ppo.losses.gae`, `mpo.losses.n_step_returns`).
 """
 
 from __future__ import annotations
@@ -95,11 +100,14 @@ class PPOAgent:
                          "action": out.action, "log_prob": out.log_prob, "value": out.value}
         return np.asarray(out.action)
 
-    def observe(self, reward: float, done: bool, next_observation: dict[str, np.ndarray]) -> None:
-        """Records the last action's outcome; learns when a rollout is complete."""
+    def observe(self, reward: float, discount: float, done: bool,
+                next_observation: dict[str, np.ndarray]) -> None:
+        """Records the last action's outcome (`discount`: the timestep's, 0 at a true
+        terminal; `done`: the episode ended); learns when a rollout is complete."""
         if self._pending is None:
             raise RuntimeError("observe() called before select_action()")
-        self._buffer.append({**self._pending, "reward": np.float32(reward), "done": done})
+        self._buffer.append({**self._pending, "reward": np.float32(reward),
+                             "discount": np.float32(discount), "done": done})
         self._pending = None
         if len(self._buffer) == self.rollout_length:
             self._learn(next_observation)
@@ -111,7 +119,8 @@ class PPOAgent:
         bootstrap = self._value(self.state.params, self.state.obs_stats,
                                 next_observation["features"])
         batch = Batch(stack("features"), stack("mask"), stack("action"), stack("log_prob"),
-                      stack("value"), stack("reward"), stack("done"), bootstrap[None])
+                      stack("value"), stack("reward"), stack("done"), stack("discount"),
+                      bootstrap[None])
         self.state, metrics = self._update(self.state, batch)
         self.metrics = {k: float(v) for k, v in metrics.items()}
         self._buffer = []
@@ -167,27 +176,39 @@ class MPOAgent:
                          "mask": observation["action_mask"], "action": action}
         return action
 
-    def observe(self, reward: float, done: bool, next_observation: dict[str, np.ndarray]) -> None:
+    def observe(self, reward: float, discount: float, done: bool,
+                next_observation: dict[str, np.ndarray]) -> None:
+        """Records the last action's outcome (`discount`: the timestep's, 0 at a true
+        terminal; `done`: the episode ended) and inserts the n-step transitions it
+        completes: at an episode's end, those of its last n steps, bootstrapped at its
+        last decision state (`mpo.losses.n_step_returns`)."""
         if self._pending is None:
             raise RuntimeError("observe() called before select_action()")
         self.state = self._add_observations(self.state, self._pending["features"][None])
-        self._window.append({**self._pending, "reward": float(reward)})
+        self._window.append({**self._pending, "reward": float(reward),
+                             "discount": float(discount)})
         self._pending = None
         n, gamma = self.config.n_step, self.config.discount
+        # The state bootstrapped at: n steps later, or the last decision state at an end.
+        last = self._window[-1]
+        bootstrap_state = ({"features": last["features"], "action_mask": last["mask"]}
+                           if done else next_observation)
         while self._window and (len(self._window) == n or done):
-            returns = sum(gamma ** k * step["reward"] for k, step in enumerate(self._window))
-            bootstrap = 0.0 if done else gamma ** len(self._window)
+            returns, weight = 0.0, 1.0  # weight: gamma^k x the discounts so far
+            for step in self._window:
+                returns += weight * step["reward"]
+                weight *= gamma * step["discount"]
             first = self._window.pop(0)
-            self._insert(first, returns, bootstrap, next_observation)
+            self._insert(first, returns, weight, bootstrap_state)
         self._learn()
 
-    def _insert(self, step, returns, bootstrap, next_observation) -> None:
+    def _insert(self, step, returns, bootstrap, bootstrap_state) -> None:
         i = self._index
         r = self._replay
         r.features[i], r.mask[i], r.action[i] = step["features"], step["mask"], step["action"]
         r.returns[i], r.bootstrap_discount[i] = returns, bootstrap
-        r.next_features[i] = next_observation["features"]
-        r.next_mask[i] = next_observation["action_mask"]
+        r.next_features[i] = bootstrap_state["features"]
+        r.next_mask[i] = bootstrap_state["action_mask"]
         self._index = (i + 1) % len(r.returns)
         self._size = min(self._size + 1, len(r.returns))
 
@@ -234,8 +255,9 @@ class EnvironmentLoop:
             action = self.agent.select_action(observation)
             timestep = self.env.step(env_action(action, spec))
             observation = as_observation(timestep.observation, nvec)
-            # A season's end (truncation) is treated as the end, as in the Anakin trainer.
-            self.agent.observe(timestep.reward or 0.0, timestep.last(), observation)
+            # Bootstrapped at a truncation (discount 1: a season's end), not at a termination.
+            discount = 1.0 if timestep.discount is None else float(timestep.discount)
+            self.agent.observe(timestep.reward or 0.0, discount, timestep.last(), observation)
             episode_return += float(timestep.reward or 0.0)
             length += 1
         self.steps += length

@@ -49,10 +49,14 @@ class Transition(NamedTuple):
     features: jnp.ndarray  # f32[B, F], raw
     mask: jnp.ndarray  # bool[B, sum(nvec)], the flat safety mask at s
     action: jnp.ndarray  # i32[B, H]
-    returns: jnp.ndarray  # f32[B], n-step discounted reward
-    bootstrap_discount: jnp.ndarray  # f32[B], gamma^n, 0 if the season ended within n steps
-    next_features: jnp.ndarray  # f32[B, F], raw features n steps later
-    next_mask: jnp.ndarray  # bool[B, sum(nvec)]
+    returns: jnp.ndarray  # f32[B], n-step discounted reward (up to the episode's end)
+    # f32[B], gamma^k for the k steps summed (k = n unless the episode ended sooner);
+    # 0 past a true terminal, not past an end by a time limit (losses.n_step_returns).
+    bootstrap_discount: jnp.ndarray
+    # f32[B, F], raw features of the state bootstrapped at: n steps later, or the
+    # episode's last decision state if it ended sooner.
+    next_features: jnp.ndarray
+    next_mask: jnp.ndarray  # bool[B, sum(nvec)], that state's mask
 
 
 class Optimizers(NamedTuple):

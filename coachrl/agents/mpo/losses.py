@@ -12,7 +12,9 @@ M-step (eq. 10, with the decoupled per-head KL of Abdolmaleki et al. 2018b):
            + sum_h sg(alpha_h) mean_s KL(pi_target,h(.|s) || pi_h(.|s)),
     L_alpha = sum_h alpha_h (epsilon_h - mean_s sg(KL_h)).
 Critic (expected SARSA over the sampled next actions, n-step):
-    y = G^(n) + gamma_n * mean_j Q_target(s', a'_j),  a'_j ~ pi_target(.|s').
+    y = G^(n) + gamma_n * mean_j Q_target(s', a'_j),  a'_j ~ pi_target(.|s'),
+bootstrapped across an end by a time limit but not across a true terminal
+(`n_step_returns`).
 """
 
 from __future__ import annotations
@@ -60,23 +62,48 @@ def kl_penalty(kl: jnp.ndarray, alpha: jnp.ndarray, epsilon_policy: float) -> KL
     return KLPenalty(policy_loss, alpha_loss, mean_kl)
 
 
-def n_step_returns(r_t: jnp.ndarray, done_t: jnp.ndarray, discount: float,
-                   n: int) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """n-step returns of the first T - n + 1... positions of time-major [T, B] rewards.
+class NStepReturns(NamedTuple):
+    returns: jnp.ndarray  # f32[S, B], G_t
+    bootstrap_discount: jnp.ndarray  # f32[S, B], gamma_t
+    bootstrap_offset: jnp.ndarray  # i32[S, B], k_t: the critic bootstraps at s_{t + k_t}
 
-    For t in [0, T - n]: G_t = sum_{k<n} gamma^k r_{t+k} prod_{j<k} (1 - d_{t+j}) and the
-    bootstrap discount gamma^n prod_{j<n} (1 - d_{t+j}) (0 once the season ended).
-    Returns ([T - n + 1, B] returns, [T - n + 1, B] bootstrap discounts).
+
+def n_step_returns(r_t: jnp.ndarray, discount_t: jnp.ndarray, last_t: jnp.ndarray,
+                   gamma: float, n: int) -> NStepReturns:
+    """n-step returns of the first S = T - n + 1 positions of time-major [T, B] steps.
+
+    With k_t the steps taken before bootstrapping (n, or j + 1 if the episode ends
+    with step t + j, j < n: `last_t`) and w_k = gamma^k prod_{i<k} discount_{t+i}:
+
+        G_t     = sum_{k < k_t} w_k r_{t+k}
+        gamma_t = w_{k_t}    (0 past a true terminal, whose discount is 0)
+
+    `discount_t` is the timestep's own discount: 1 on ordinary steps and at an end
+    by a time limit, 0 at a true terminal (dm_env: `truncation` vs `termination`).
+    A time-limit end is therefore bootstrapped (Pardo et al. 2018, partial-episode
+    bootstrapping) and a terminal is not. The critic bootstraps at s_{t+n} inside an
+    episode; past an end the state after the last day is not in the batch (auto-reset
+    puts the next episode's first state there), so it bootstraps at the episode's
+    last decision state s_{t+j} instead: `bootstrap_offset` is n or j (not j + 1).
+    That is the V(s_T) stand-in of PPO's `next_values`, for the same reasons: the
+    observation after a season's last day is never seen, the features hold no days
+    left, and every trainer uses the same rule.
     """
-    chex.assert_rank([r_t, done_t], 2)
+    chex.assert_rank([r_t, discount_t, last_t], 2)
+    chex.assert_equal_shape([r_t, discount_t, last_t])
     steps = r_t.shape[0] - n + 1
-    alive = 1.0 - done_t.astype(jnp.float32)
-    returns = jnp.zeros((steps,) + r_t.shape[1:])
-    running = jnp.ones((steps,) + r_t.shape[1:])  # gamma^k prod(1 - d) so far
+    shape = (steps,) + r_t.shape[1:]
+    returns = jnp.zeros(shape, jnp.float32)
+    weight = jnp.ones(shape, jnp.float32)  # w_k, frozen once the episode ended
+    offset = jnp.full(shape, n, jnp.int32)
+    alive = jnp.ones(shape, bool)  # the episode of t has not ended before step t + k
     for k in range(n):
-        returns = returns + running * r_t[k:k + steps]
-        running = running * discount * alive[k:k + steps]
-    return returns, running
+        r, d, last = r_t[k:k + steps], discount_t[k:k + steps], last_t[k:k + steps]
+        returns = returns + jnp.where(alive, weight * r, 0.0)
+        weight = jnp.where(alive, weight * gamma * d, weight)
+        offset = jnp.where(alive & last, k, offset)
+        alive = alive & ~last
+    return NStepReturns(returns, weight, offset)
 
 
 def critic_target(returns: jnp.ndarray, bootstrap_discount: jnp.ndarray,
@@ -86,5 +113,5 @@ def critic_target(returns: jnp.ndarray, bootstrap_discount: jnp.ndarray,
     return jax.lax.stop_gradient(returns + bootstrap_discount * jnp.mean(next_q_values, axis=0))
 
 
-__all__ = ["KLPenalty", "critic_target", "e_step_weights", "kl_penalty", "n_step_returns",
-           "temperature_dual_loss", "weighted_log_likelihood_loss"]
+__all__ = ["KLPenalty", "NStepReturns", "critic_target", "e_step_weights", "kl_penalty",
+           "n_step_returns", "temperature_dual_loss", "weighted_log_likelihood_loss"]

@@ -2,7 +2,8 @@
 
 One call does `num_epochs` passes of `num_minibatches` Adam steps over a
 time-major batch [T, B] collected by the current policy: GAE advantages
-(rlax), the clipped surrogate, the value loss and the entropy bonus
+(bootstrapped where an episode ends by a time limit, not at a true terminal),
+the clipped surrogate, the value loss and the entropy bonus
 (`losses.py`), a global-norm gradient clip, and the running observation
 statistics updated last (the batch was acted on with the old ones).
 """
@@ -39,7 +40,8 @@ class Batch(NamedTuple):
     log_prob: jnp.ndarray  # f32[T, B], log pi_old(a|s)
     value: jnp.ndarray  # f32[T, B], V_old(s)
     reward: jnp.ndarray  # f32[T, B]
-    done: jnp.ndarray  # bool[T, B], the season ended with this step
+    done: jnp.ndarray  # bool[T, B], the episode (season) ended with this step: step type LAST
+    discount: jnp.ndarray  # f32[T, B], the timestep's discount: 0 at a true terminal, else 1
     bootstrap_value: jnp.ndarray  # f32[B], V_old of the observation after the last step
 
 
@@ -104,8 +106,10 @@ def make_update(networks: Networks, config: PPOConfig, optimizer: optax.Gradient
         return (params, opt_state), metrics
 
     def update(state: TrainingState, batch: Batch) -> tuple[TrainingState, dict]:
-        discount = config.discount * (1.0 - batch.done.astype(jnp.float32))
-        adv = losses.gae(batch.reward, discount, batch.value, batch.bootstrap_value,
+        # A season's end by time (discount 1) is bootstrapped from V(s_T), a true terminal
+        # (discount 0) is not: see losses.gae.
+        discount = config.discount * batch.discount.astype(jnp.float32)
+        adv = losses.gae(batch.reward, discount, batch.done, batch.value, batch.bootstrap_value,
                          config.gae_lambda)
         features = observe(config, state.obs_stats, batch.features)
         flat = jax.tree_util.tree_map(

@@ -102,11 +102,12 @@ class Actor:
             self._client.maybe_update()
             self._key, key = jax.random.split(self._key)
             out = jax.device_get(self.agent.act(self._client.variables, observation, key))
-            next_observation, reward, done, finished = self.envs.step(out["action"])
+            step = self.envs.step(out["action"])
             self._adder.add({"features": observation["features"],
                              "action_mask": observation["action_mask"], **out,
-                             "reward": reward, "done": done})
-            observation = next_observation
+                             "reward": step.reward, "discount": step.discount,
+                             "done": step.done})
+            observation, finished = step.observation, step.finished
             steps += 1
             unreported += self.envs.num_envs
             returns.extend(finished.tolist())

@@ -2,15 +2,20 @@
 
 An actor step writes one record per step for its whole batch of E athletes:
 `features [E, F]`, `action_mask [E, M]` (flat), `action [E, H]`, `reward [E]`,
-`done [E]` (the season ended with this step) and, for PPO, the behaviour
-policy's `log_prob [E]` and `value [E]`. A replay item is a window of such
+`discount [E]` (the timestep's: 0 at a true terminal, 1 otherwise, also when a
+season ends by time), `done [E]` (the episode ended with this step) and, for
+PPO, the behaviour policy's `log_prob [E]` and `value [E]`. A replay item is a window of such
 records, [L, E, ...]:
 
 - PPO: L = rollout_length + 1 every rollout_length steps (consecutive windows
   share one step): the first T steps are the rollout, the last supplies the
   bootstrap value V(s_T). A batch is `batch_items` windows side by side.
+  Episode ends inside a window are bootstrapped or not by their discount
+  (`ppo.losses.gae`).
 - MPO: L = n_step + 1 every step: the n-step transition of the first step
-  (its look-ahead is the last). A batch is ceil(batch_size / E) windows.
+  (its look-ahead is the last; an episode that ends sooner is bootstrapped at
+  its last step, `mpo.losses.n_step_returns`). A batch is ceil(batch_size / E)
+  windows.
 
 `make_distributed_agent` returns those shapes, the jitted act and update
 functions (the SAME `make_update` as the jitted trainer) and the conversion of
@@ -40,7 +45,7 @@ from coachrl.agents.ppo import acting as ppo_acting
 from coachrl.agents.ppo import learning as ppo_learning
 from coachrl.training.config import TrainConfig
 
-COLUMNS = ("features", "action_mask", "action", "reward", "done")
+COLUMNS = ("features", "action_mask", "action", "reward", "discount", "done")
 PPO_COLUMNS = COLUMNS + ("log_prob", "value")
 
 
@@ -64,18 +69,26 @@ def ppo_batch(columns: dict[str, jnp.ndarray], nvec: tuple[int, ...]) -> ppo_lea
     return ppo_learning.Batch(
         features=head["features"], mask=head_mask(head["action_mask"], nvec),
         action=head["action"], log_prob=head["log_prob"], value=head["value"],
-        reward=head["reward"], done=head["done"], bootstrap_value=columns["value"][-1])
+        reward=head["reward"], done=head["done"], discount=head["discount"],
+        bootstrap_value=columns["value"][-1])
 
 
-def mpo_transitions(columns: dict[str, jnp.ndarray], discount: float,
+def mpo_transitions(columns: dict[str, jnp.ndarray], gamma: float,
                     n: int) -> mpo_learning.Transition:
     """[n + 1, B] windows -> the B n-step transitions of their first steps."""
-    returns, bootstrap = mpo_losses.n_step_returns(columns["reward"][:n], columns["done"][:n],
-                                                   discount, n)  # [1, B]
+    out = mpo_losses.n_step_returns(columns["reward"][:n], columns["discount"][:n],
+                                    columns["done"][:n], gamma, n)  # [1, B] each
+    index = out.bootstrap_offset[0]  # [B]: n, or the step where the episode ended
+
+    def at_bootstrap(x):  # [n + 1, B, ...] -> [B, ...]
+        return jnp.take_along_axis(x, index.reshape((1, -1) + (1,) * (x.ndim - 2)), axis=0)[0]
+
     return mpo_learning.Transition(
         features=columns["features"][0], mask=columns["action_mask"][0],
-        action=columns["action"][0], returns=returns[0], bootstrap_discount=bootstrap[0],
-        next_features=columns["features"][n], next_mask=columns["action_mask"][n])
+        action=columns["action"][0], returns=out.returns[0],
+        bootstrap_discount=out.bootstrap_discount[0],
+        next_features=at_bootstrap(columns["features"]),
+        next_mask=at_bootstrap(columns["action_mask"]))
 
 
 def make_distributed_agent(config: TrainConfig, nvec: tuple[int, ...], num_features: int,
@@ -151,7 +164,8 @@ def example_columns(agent: DistributedAgent, nvec: tuple[int, ...], num_features
     lead = (agent.sequence_length, agent.items_per_batch * envs_per_actor)
     shapes = {"features": ((num_features,), np.float32), "action_mask": ((sum(nvec),), bool),
               "action": ((len(nvec),), np.int32), "reward": ((), np.float32),
-              "done": ((), bool), "log_prob": ((), np.float32), "value": ((), np.float32)}
+              "discount": ((), np.float32), "done": ((), bool),
+              "log_prob": ((), np.float32), "value": ((), np.float32)}
     return {k: np.zeros(lead + shapes[k][0], shapes[k][1]) for k in agent.columns}
 
 

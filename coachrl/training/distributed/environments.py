@@ -3,16 +3,19 @@
     envs = WorldBatch(config, num_envs=64, seed=3)      # the jitted, vmapped athlete world
     envs = DmEnvBatch(lambda i: bsuite.load("catch", 0), num_envs=8)   # any dm_env
     observation = envs.reset()                          # {features [E, F], action_mask [E, M]}
-    observation, reward, done, finished = envs.step(action)   # action int32[E, H]
+    observation, reward, discount, done, finished = envs.step(action)  # action int32[E, H]
 
 Every environment restarts by itself when its episode (season) ends: `done[i]`
 says the step ended one, `observation[i]` is then the first of the next, and
-`finished` holds the returns of the episodes that ended.
+`finished` holds the returns of the episodes that ended. `discount[i]` is the
+timestep's discount: 0 at a true terminal, 1 otherwise (a season ends by time,
+with discount 1), so the learners bootstrap across an end by a time limit only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import dm_env
 import jax
@@ -23,7 +26,13 @@ from coachrl.training.anakin import init_envs
 from coachrl.training.config import TrainConfig
 from coachrl.training.loop import action_sizes, as_observation, env_action
 
-Step = tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]
+
+class Step(NamedTuple):
+    observation: dict[str, np.ndarray]  # {features [E, F], action_mask [E, M]}, after the step
+    reward: np.ndarray  # f32[E]
+    discount: np.ndarray  # f32[E], the timestep's discount (0 only at a true terminal)
+    done: np.ndarray  # bool[E], the step ended an episode (the observation is the next one's)
+    finished: np.ndarray  # f64[K], returns of the K episodes that ended
 
 
 class WorldBatch:
@@ -37,7 +46,7 @@ class WorldBatch:
 
         def step(env_state, action, key):
             env_state, ts = world.batch_step(env_state, action, key, autoreset=True)
-            return env_state, ts.observation, ts.reward, ts.step_type == LAST
+            return env_state, ts.observation, ts.reward, ts.discount, ts.step_type == LAST
 
         self._step = jax.jit(step)
 
@@ -49,12 +58,12 @@ class WorldBatch:
 
     def step(self, action: np.ndarray) -> Step:
         self._key, key = jax.random.split(self._key)
-        self._state, observation, reward, done = self._step(self._state, action, key)
-        observation, reward, done = jax.device_get((observation, reward, done))
+        self._state, *out = self._step(self._state, action, key)
+        observation, reward, discount, done = jax.device_get(out)
         self._returns += reward
         finished = self._returns[done].copy()
         self._returns[done] = 0.0
-        return observation, reward, done, finished
+        return Step(observation, reward, discount, done, finished)
 
 
 class DmEnvBatch:
@@ -81,11 +90,13 @@ class DmEnvBatch:
 
     def step(self, action: np.ndarray) -> Step:
         observations, reward = [], np.zeros(self.num_envs, np.float32)
+        discount = np.ones(self.num_envs, np.float32)
         done = np.zeros(self.num_envs, bool)
         finished = []
         for i, env in enumerate(self.envs):
             ts = env.step(env_action(np.asarray(action[i]), self._spec))
             reward[i] = ts.reward or 0.0
+            discount[i] = 1.0 if ts.discount is None else ts.discount
             self._returns[i] += reward[i]
             if ts.last():
                 done[i] = True
@@ -93,7 +104,8 @@ class DmEnvBatch:
                 self._returns[i] = 0.0
                 ts = env.reset()
             observations.append(ts.observation)
-        return self._stack(observations), reward, done, np.asarray(finished, np.float64)
+        return Step(self._stack(observations), reward, discount, done,
+                    np.asarray(finished, np.float64))
 
 
-__all__ = ["DmEnvBatch", "WorldBatch"]
+__all__ = ["DmEnvBatch", "Step", "WorldBatch"]
