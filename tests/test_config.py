@@ -26,7 +26,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 def test_default_world_loads_and_every_key_has_a_comment():
     world = default_world_config()
-    assert world.nvec == (6, 6, 5, 4, 4)
+    assert world.nvec == (6, 7, 5, 4, 4)
     # Goal levels: 8 h in bed, 10 min mobility, 10 min breathing (56 h, 70 min, 70 min a week).
     assert [h.goal_level for h in world.habits.items] == [2, 1, 2]
     assert world.actions.duration_index(60) == 3 and world.actions.duration_index(100) == 4

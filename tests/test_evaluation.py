@@ -15,7 +15,7 @@ from coachrl.evaluation import (
 )
 from coachrl.evaluation.metrics import METRIC_NAMES
 
-CONFIG = default_world_config()  # durations 20, 30, 45, 60, 90, 120 min
+CONFIG = default_world_config()  # durations 20, 30, 45, 60, 90, 120, 180 min
 REST, ACTIVE, AEROBIC, STRENGTH, TEMPO, HIIT = range(6)
 
 
@@ -39,6 +39,9 @@ def fabricated() -> Trajectory:
         ctl=np.array([[50, 51, 51, 52], [40, 39, 38, 37]], f),
         atl=np.zeros((n, t), f),
         gain=np.array([[0, 0.5, 1, 1.5], [0, -1, -1, -2]], f),
+        zone_minutes=np.array([[[0, 0, 0], [24, 36, 0], [45, 0, 0], [30, 0, 15]],
+                               [[0, 0, 0]] * 4], f),
+        overreached=np.zeros((n, t), np.int32), hrv_z=np.zeros((n, t), f),
         injured=np.array([[0, 0, 1, 1], [0, 0, 0, 0]], bool),
         ill=np.array([[0, 0, 0, 0], [1, 0, 0, 0]], bool),
         overtraining=np.array([[0, 1, 2, 0], [0, 0, 0, 0]], f),
@@ -57,6 +60,8 @@ def test_metrics_worked_by_hand():
         "habit_adherence_pct": 50.0,
         "hours_per_week": 150 / 60 / (4 / 7),
         "hard_time_pct": 100 * (60 + 45) / 195,  # tempo 60 + HIIT 45 of 195 min
+        "low_time_pct": 100 * 99 / 150, "threshold_time_pct": 100 * 36 / 150,
+        "high_time_pct": 100 * 15 / 150,  # zone minutes done: 24+45+30, 36, 15 of 150
         "rest_pct": 25, "tempo_pct": 25, "aerobic_base_pct": 25, "hiit_pct": 25,
         "strength_pct": 0, "active_recovery_pct": 0,
     }
@@ -66,6 +71,7 @@ def test_metrics_worked_by_hand():
     assert m["gain_pct"][1] == -2 and m["delta_ctl"][1] == -3 and m["illness_days"][1] == 1
     assert m["recovery_gt60_pct"][1] == 100 and m["rest_pct"][1] == 100
     assert np.isnan(m["adherence_pct"][1]) and np.isnan(m["hard_time_pct"][1])  # no training
+    assert np.isnan(m["low_time_pct"][1])
 
 
 def test_metrics_table_rows_and_columns():

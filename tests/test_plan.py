@@ -91,8 +91,11 @@ def test_outlook_rolls_seven_days_and_respects_the_rules_on_the_way():
 
 
 def test_workout_steps_by_hand():
-    steps = workout_steps(5, 45.0, None)  # HIIT 45 min: warm-up 9, 4 x (3 + 3), cool-down
-    assert steps[0].minutes == 9 and [s.minutes for s in steps[1:9]] == [3.0] * 8
+    # HIIT 45 min (catalogue: warm-up 25 %, cool-down 15 %, 4-min intervals, 3-min recoveries):
+    # warm-up round(11.25) = 11, main 45 - 11 - 7 = 27 -> 3 x (4 + 3), cool-down 7 + 6 = 13.
+    steps = workout_steps(5, 45.0, None)
+    assert steps[0].minutes == 11 and [s.minutes for s in steps[1:7]] == [4.0, 3.0] * 3
+    assert steps[-1].minutes == 13
     assert sum(s.minutes for s in steps) == pytest.approx(45.0)
     assert workout_steps(0, 0.0, None) == ()
 

@@ -90,8 +90,8 @@ def test_injury_and_illness(flag, expected):
 def test_ramp_limit_caps_duration():
     days = [record(CFG, session=AEROBIC_BASE if i % 4 else REST, minutes=30) for i in range(28)]
     _, durations, fired = allowed(fold(CFG, days, 0.0, today=record(CFG)))
-    # cap = max(45, 1.5 x 30) = 45 min: buckets 20, 30, 45 allowed; 60, 90, 120 not.
-    np.testing.assert_array_equal(durations, [True, True, True, False, False, False])
+    # cap = max(45, 1.5 x 30) = 45 min: buckets 20, 30, 45 allowed; 60, 90, 120, 180 not.
+    np.testing.assert_array_equal(durations, [True, True, True, False, False, False, False])
     assert "ramp_limit" in fired
 
 

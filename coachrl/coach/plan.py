@@ -30,7 +30,7 @@ from coachrl.sim.config import WorldConfig
 from coachrl.sim.features import History, log_day, observe_morning, readiness
 from coachrl.sim.record import empty_record
 from coachrl.sim.safety import RULE_NAMES, observe, reasons, safety_mask
-from coachrl.sim.sessions import HARD, INTENSITY_FACTORS, REST, SESSION_TYPES, tss
+from coachrl.sim.sessions import EASY_ZONE, HARD, INTENSITY_FACTORS, REST, SESSION_TYPES, tss
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,25 +78,25 @@ def zone(session: int, athlete: Athlete | None, fraction: tuple[float, float] | 
     return f"{power[0]:.0%}-{power[1]:.0%} of threshold power (RPE {s.rpe:g})"
 
 
-_EASY = (0.45, 0.55)  # warm-up, cool-down and interval recoveries: fraction of threshold
-
-
 def workout_steps(session: int, minutes: float, athlete: Athlete | None) -> tuple[Step, ...]:
-    """Warm-up ramp, main set (intervals for HIIT), cool-down."""
+    """Warm-up ramp, main set (intervals where the catalogue has them), cool-down: the
+    session catalogue's structure (`coachrl.sim.sessions`), the one the simulator's time in
+    zone comes from."""
     if session == REST or minutes <= 0:
         return ()
-    name = SESSION_TYPES[session].name
-    warm = round(minutes * (0.2 if name in ("tempo", "hiit") else 0.1))
-    cool = round(minutes * 0.1)
+    s = SESSION_TYPES[session]
+    st = s.structure
+    warm, cool = round(minutes * st.warm_up), round(minutes * st.cool_down)
     main = minutes - warm - cool
-    easy = zone(session, athlete, _EASY) if name != "strength" else "easy mobility"
+    easy = zone(session, athlete, EASY_ZONE) if s.name != "strength" else "easy mobility"
     steps = [Step("warm-up (ramp)", warm, easy)]
-    if name == "hiit":
-        reps = max(1, int(main // 6))
+    if st.work_min > 0:
+        period = st.work_min + st.recovery_min
+        reps = max(1, int(main // period))
         for i in range(reps):
-            steps += [Step(f"interval {i + 1}/{reps}", 3.0, zone(session, athlete)),
-                      Step("recovery", 3.0, easy)]
-        cool += main - 6 * reps
+            steps += [Step(f"interval {i + 1}/{reps}", st.work_min, zone(session, athlete)),
+                      Step("recovery", st.recovery_min, easy)]
+        cool += main - period * reps
     else:
         steps.append(Step("main set", main, zone(session, athlete)))
     steps.append(Step("cool-down", cool, easy))

@@ -16,6 +16,9 @@ Outcomes that matter to an athlete, not reward:
   habit_adherence_pct % of habit prescriptions done at the prescribed level
   hours_per_week      training time done
   hard_time_pct       % of prescribed training time in hard sessions (tempo, HIIT)
+  low_time_pct, threshold_time_pct, high_time_pct
+                      % of the training time done in each intensity domain (time in zone,
+                      from the sessions' structured steps): the plan's intensity distribution
   <session>_pct       % of days each session type was prescribed (the action distribution)
 """
 
@@ -28,7 +31,7 @@ import pandas as pd
 
 from coachrl.evaluation.rollout import Trajectory
 from coachrl.sim.config import WorldConfig
-from coachrl.sim.sessions import HARD, REST, SESSION_NAMES
+from coachrl.sim.sessions import HARD, REST, SESSION_NAMES, ZONE_NAMES
 
 
 class Metric(NamedTuple):
@@ -51,6 +54,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("habit_adherence_pct", "habit adherence (%)", True),
     Metric("hours_per_week", "training hours / week", None),
     Metric("hard_time_pct", "hard training time (%)", None),
+    Metric("low_time_pct", "time at low intensity (%)", None),
+    Metric("threshold_time_pct", "time at threshold (%)", None),
+    Metric("high_time_pct", "time at high intensity (%)", None),
 ) + tuple(Metric(f"{name}_pct", f"{name.replace('_', ' ')} days (%)", None)
           for name in SESSION_NAMES)
 
@@ -92,6 +98,9 @@ def athlete_metrics(traj: Trajectory, config: WorldConfig) -> dict[str, np.ndarr
         "hard_time_pct": 100.0 * _ratio(np.sum(prescribed_min * hard, axis=1),
                                         prescribed_min.sum(axis=1)),
     }
+    zone_total = traj.zone_minutes.sum(axis=(1, 2))
+    for k, name in enumerate(ZONE_NAMES):
+        out[f"{name}_time_pct"] = 100.0 * _ratio(traj.zone_minutes[..., k].sum(axis=1), zone_total)
     for k, name in enumerate(SESSION_NAMES):
         out[f"{name}_pct"] = 100.0 * np.mean(session == k, axis=1)
     return {name: np.asarray(out[name], np.float64) for name in METRIC_NAMES}
