@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -253,3 +254,75 @@ def test_training_configs_load_and_check_cross_field_rules():
         load_train_config(CONFIG_DIR / "ppo.yaml", ["ppo.num_minibatches=7"])
     with pytest.raises(ConfigError, match="agent"):
         load_train_config(CONFIG_DIR / "ppo.yaml", ["agent=dqn"])
+
+
+# ---------------------------------------------------------------- import structure
+
+PACKAGE = Path(__file__).resolve().parents[1] / "coachrl"
+
+
+def training_imports() -> dict[str, set[str]]:
+    """{module: the coachrl.training modules it imports}, every import statement counted
+    (also those inside functions), for each module under coachrl/training."""
+    import ast
+
+    root = PACKAGE.parent
+    modules = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in (PACKAGE / "training").rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                found |= {f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in
+                          modules else node.module for alias in node.names}
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def test_the_training_modules_import_each_other_without_a_circle():
+    graph = training_imports()
+    t = "coachrl.training."
+    # The front door picks one of the two halves; both build on the shared pieces.
+    assert {t + "anakin_ppo", t + "anakin_mpo", t + "checkpoints"} <= graph[t + "anakin"]
+    assert t + "common" in graph[t + "anakin_ppo"] & graph[t + "anakin_mpo"]
+    # Neither half of the jitted trainer imports the other (nor the front door, anakin).
+    assert not graph[t + "anakin_mpo"] & {t + "anakin", t + "anakin_ppo"}
+    assert not graph[t + "anakin_ppo"] & {t + "anakin", t + "anakin_mpo"}
+    # The checkpoints and the shared pieces import no trainer.
+    trainers = {t + "anakin", t + "anakin_ppo", t + "anakin_mpo"}
+    assert not graph[t + "checkpoints"] & trainers
+    assert not graph[t + "common"] & (trainers | {t + "checkpoints"})
+    # No circle at all, even through imports inside functions: a depth-first search.
+    state: dict[str, str] = {}
+
+    def visit(node, path):
+        state[node] = "open"
+        for child in sorted(graph[node]):
+            assert state.get(child) != "open", f"import circle: {' -> '.join(path + [child])}"
+            if child not in state:
+                visit(child, path + [child])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+
+
+@pytest.mark.parametrize("module", ["common", "checkpoints", "anakin_ppo", "anakin_mpo",
+                                    "anakin", "loop"])
+def test_each_training_module_imports_first_in_a_fresh_interpreter(module):
+    import subprocess
+    import sys
+
+    # Imported first, a module in a circle finds its partner half-initialised and fails.
+    code = (f"import coachrl.training.{module}; "
+            "from coachrl.training.anakin import (AgentSetup, RunnerState, TrainResult, "
+            "evaluate_policy, init_envs, init_runner, make_agent, make_components, "
+            "make_train_chunk, train, world_rollout); "
+            "from coachrl.training.anakin_mpo import transitions; "
+            "from coachrl.training.checkpoints import load_coach, training_template")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -13,22 +13,15 @@ import jax
 import jax.numpy as jnp
 
 from coachrl.agents.mpo import losses
-from coachrl.agents.mpo.acting import make_actor_step, make_policy
-from coachrl.agents.mpo.learning import (
-    Transition,
-    add_observations,
-    init_training_state,
-    make_optimizers,
-    make_update,
-)
-from coachrl.agents.networks import make_policy_critic_networks
-from coachrl.sim.world import AthleteWorld
+from coachrl.agents.mpo.acting import make_actor_step
+from coachrl.agents.mpo.learning import Transition, add_observations, make_update
 from coachrl.training import replay as replay_lib
-from coachrl.training.anakin import (
+from coachrl.training.common import (
     AgentSetup,
     RunnerState,
     aggregate,
     init_envs,
+    mpo_learner,
     season_metrics,
     world_rollout,
 )
@@ -71,20 +64,15 @@ def transitions(previous: dict, current: dict, last_observation: dict, gamma: fl
 
 def mpo_setup(config: TrainConfig) -> AgentSetup:
     mpo, trainer = config.mpo, config.trainer  # TrainConfig checks n_step <= rollout_length
-    world = AthleteWorld(config.world)
-    networks = make_policy_critic_networks(world.nvec, mpo.hidden_sizes,
-                                           mpo.critic_hidden_sizes)
-    optimizers = make_optimizers(mpo)
-    update = make_update(networks, mpo, optimizers)
-    act = make_actor_step(networks, mpo)
+    learner = mpo_learner(config)
+    world = learner.world
+    update = make_update(learner.networks, mpo, learner.optimizer)
+    act = make_actor_step(learner.networks, mpo)
     rollout = world_rollout(
         world, lambda training, obs, key: (act(training.policy_params, training.obs_stats, obs,
                                                key), {}),
         trainer.rollout_length)
     num_updates = updates_per_iteration(config)
-
-    def init_training(key):
-        return init_training_state(key, networks, optimizers, mpo, world.num_features)
 
     def init_runner(training, key) -> RunnerState:
         k_envs, k_run = jax.random.split(key)
@@ -129,10 +117,9 @@ def mpo_setup(config: TrainConfig) -> AgentSetup:
 
     steps = trainer.num_envs * trainer.rollout_length
     return AgentSetup(
-        init_training=init_training, init_runner=init_runner, chunk=jax.jit(chunk),
-        policy=lambda training, greedy=True: make_policy(networks, mpo, training.policy_params,
-                                                         training.obs_stats, greedy),
-        steps_per_call=steps * trainer.updates_per_call, runner_env_steps=steps)
+        init_training=learner.init_training, init_runner=init_runner, chunk=jax.jit(chunk),
+        policy=learner.policy, steps_per_call=steps * trainer.updates_per_call,
+        runner_env_steps=steps)
 
 
 def _mean_metrics(result):

@@ -25,6 +25,7 @@ from coachrl.checkpoint import (
 )
 from coachrl.schema import ConfigError, from_dict, to_dict
 from coachrl.sim.features import feature_names
+from coachrl.training.common import Learner, make_learner
 from coachrl.training.config import TrainConfig
 
 KIND = "coachrl-coach"
@@ -61,12 +62,13 @@ def check_compatible(metadata: dict[str, Any], config: TrainConfig, where: str) 
                               f"{config.agent!r}")
 
 
-def training_template(config: TrainConfig):
-    """(the learner's setup, a freshly initialised state): the checkpoint's template."""
-    from coachrl.training.anakin import make_agent  # the trainer imports this module
+def training_template(config: TrainConfig) -> tuple[Learner, Any]:
+    """(the learner of `config`, a freshly initialised state): the checkpoint's template.
 
-    agent = make_agent(config)
-    return agent, agent.init_training(jax.random.PRNGKey(0))
+    Built from the learner alone (`common.make_learner`), so this module needs no
+    trainer: the trainers import it to write checkpoints, never the other way."""
+    learner = make_learner(config)
+    return learner, learner.init_training(jax.random.PRNGKey(0))
 
 
 def restore_training(workdir: str | os.PathLike[str], template: Any,
@@ -99,10 +101,10 @@ def load_coach(path: str | os.PathLike[str], greedy: bool = True) -> Coach:
     except ConfigError as error:
         raise CheckpointError(f"{resolved}: its config is not valid here: {error}") from None
     check_compatible(metadata, config, str(resolved))
-    agent, template = training_template(config)
+    learner, template = training_template(config)
     training, metadata = load_checkpoint(resolved, template)
     training = jax.device_put(training)
-    policy = agent.policy(training, greedy)
+    policy = learner.policy(training, greedy)
     return Coach(policy, config, training, metadata, resolved)
 
 

@@ -22,7 +22,7 @@ import jax
 import numpy as np
 
 from coachrl.sim.world import LAST, AthleteWorld
-from coachrl.training.anakin import init_envs
+from coachrl.training.common import init_envs
 from coachrl.training.config import TrainConfig
 from coachrl.training.loop import action_sizes, as_observation, env_action
 

@@ -32,7 +32,7 @@ import ray
 from coachrl.checkpoint import latest_checkpoint
 from coachrl.files import write_atomic
 from coachrl.loggers import Logger, make_default_logger
-from coachrl.training.anakin import EVAL_METRICS
+from coachrl.training.common import EVAL_METRICS, evaluate_policy
 from coachrl.training.config import TrainConfig
 from coachrl.training.distributed.actor import Actor, configure_process
 from coachrl.training.distributed.counter import Counter
@@ -74,8 +74,6 @@ class Evaluator:
         self.agent = make_distributed_agent(config, nvec, num_features, envs_per_actor)
 
     def evaluate(self) -> dict[str, float]:
-        from coachrl.training.anakin import evaluate_policy
-
         got = ray.get(self._source.get_variables.remote())
         result = evaluate_policy(self.config, self.agent.policy(got["variables"]))
         return {"learner_steps": float(got["steps"]), **result}
