@@ -6,7 +6,7 @@ STAMP := .venv/.installed
 export JAX_PLATFORMS ?= cpu
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup test test-slow lint demo bench bench-distributed clean
+.PHONY: setup test test-slow lint demo validate bench bench-distributed clean
 
 setup: $(STAMP)
 
@@ -46,6 +46,12 @@ demo: setup
 		--db sqlite:///runs/demo/coach.db --ics runs/demo/week.ics \
 		--workout-file runs/demo/workout.json
 	@echo "demo store: runs/demo/coach.db (athlete 'demo'); coach: runs/demo/coach"
+
+# The virtual trials (published training studies) on the default world: table, report, forest
+# plot in runs/validation; exits 1 when a trial fails. VALIDATE_ATHLETES per arm.
+VALIDATE_ATHLETES ?= 200
+validate: setup
+	$(PY) scripts/validate_world.py --athletes $(VALIDATE_ATHLETES) --out runs/validation
 
 bench: setup
 	$(PY) scripts/bench_env.py

@@ -130,6 +130,8 @@ class ArchetypeConfig(Section):
     weight: float = param(lo=0.0)
     p0: Range = param(lo=10.0, hi=1000.0)
     retention: Range = param(lo=0.0, hi=0.95)
+    habitual_threshold: Range = param(lo=0.0, hi=1.0)
+    habitual_high: Range = param(lo=0.0, hi=1.0)
     initial_ctl: Range = param(lo=0.0, hi=200.0)
     time_budget_min: Range = param(lo=10.0, hi=600.0)
     completion: Range = param(lo=-5.0, hi=5.0)
@@ -140,6 +142,9 @@ class ArchetypeConfig(Section):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_ranges(self)
+        require(self.habitual_threshold[1] + self.habitual_high[1] <= 1.0,
+                f"habitual_threshold + habitual_high: archetype '{self.name}' can exceed all "
+                "of its training time")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,7 +186,6 @@ class AdaptationConfig(Section):
     vo2_build_days: float = param(lo=1.0, hi=1000.0)
     vo2_detraining_days: float = param(lo=1.0, hi=1000.0)
     high_intensity_fatigue: float = param(lo=0.0, hi=10.0)
-    habitual_zones: tuple[float, ...] = param(lo=0.0, hi=1.0)
     habitual_if: float = param(lo=0.3, hi=1.2)
     tolerance_days: float = param(lo=1.0, hi=365.0)
     tolerance_floor_tss: float = param(lo=0.1, hi=200.0)
@@ -191,11 +195,9 @@ class AdaptationConfig(Section):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("volume_weights", "intensity_weights", "habitual_zones"):
+        for name in ("volume_weights", "intensity_weights"):
             require(len(getattr(self, name)) == NUM_ZONES,
                     f"{name}: needs {NUM_ZONES} values (low, threshold, high)")
-        require(abs(sum(self.habitual_zones) - 1.0) < 1e-6,
-                f"habitual_zones: {list(self.habitual_zones)} must sum to 1")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,8 +25,8 @@ Forms and sources (parameters in `configs/world/default.yaml`, each with its sou
     (`retention` x the starting capacity: Coyle 1984's athletes kept VO2max ~17 % above
     sedentary after 84 days off; recently gained fitness is lost: Mujika & Padilla 2000).
   * Acute fatigue F (true load plus extra for high-intensity minutes, which delay
-    autonomic recovery: Seiler et al. 2007; time constant `fatigue_days`) over the chronic load
-    the athlete tolerates T (`tolerance_days`): ratio phi = F / max(T, floor). It lowers
+    autonomic recovery: Seiler et al. 2007; time constant `fatigue_days`) over the
+    same load as the athlete is used to it, T (`tolerance_days`): ratio phi = F / max(T, floor). It lowers
     *expressed* performance by fatigue_max tanh(cost phi / fatigue_max): bounded, gone
     in days (the Banister fatigue term without its unbounded steady-state share).
   * Overreaching (Meeusen et al. 2013 consensus): strain S accumulates the excess of phi
@@ -191,7 +191,7 @@ def adapt(phys: Physiology, zone_min: jnp.ndarray, load: jnp.ndarray, params: At
     phys = phys._replace(
         aerobic=aerobic, vo2=vo2, volume_dose=volume_dose, intensity_dose=intensity_dose,
         fatigue=phys.fatigue * c_fatigue + fatigue_load * (1.0 - c_fatigue),
-        tolerance=phys.tolerance * c_tolerance + load * (1.0 - c_tolerance))
+        tolerance=phys.tolerance * c_tolerance + fatigue_load * (1.0 - c_tolerance))
     excess = (jnp.maximum(fatigue_ratio(phys, config) - params.strain_tolerance, 0.0)
               + o.sleep_debt_strain * phys.sleep_debt)
     clear = jnp.where(phys.overreached == NONFUNCTIONAL_OR, o.nonfunctional_clear_days,
@@ -215,25 +215,28 @@ def tested_performance(phys: Physiology, params: AthleteParams,
 
 def habitual_doses(params: AthleteParams, config: WorldConfig
                    ) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """(D_vol, D_int) of months at `initial_ctl` TSS a day in the habitual zone split."""
-    a = config.adaptation
-    hours = params.initial_ctl / (a.habitual_if ** 2 * 100.0)
-    return daily_doses(60.0 * hours * jnp.asarray(a.habitual_zones), config)
+    """(D_vol, D_int) of months at `initial_ctl` TSS a day in the athlete's habitual split."""
+    return daily_doses(habitual_zone_minutes(params, config), config)
+
+
+def habitual_zone_minutes(params: AthleteParams, config: WorldConfig) -> jnp.ndarray:
+    """Minutes a day in each domain of the athlete's usual training ([3])."""
+    minutes = params.initial_ctl / (config.adaptation.habitual_if ** 2 * 100.0) * 60.0
+    threshold, high = params.habitual_threshold, params.habitual_high
+    return minutes * jnp.stack([1.0 - threshold - high, threshold, high], axis=-1)
 
 
 def initial_physiology(params: AthleteParams, config: WorldConfig) -> Physiology:
     """Steady state of an athlete who has trained `initial_ctl` TSS a day for months."""
     volume_dose, intensity_dose = habitual_doses(params, config)
     aerobic, vo2 = capacity_targets(volume_dose, intensity_dose, params, config)
-    w = params.initial_ctl
-    a = config.adaptation
-    high = w / (a.habitual_if ** 2 * 100.0) * 60.0 * a.habitual_zones[2]
+    w = params.initial_ctl + config.adaptation.high_intensity_fatigue * habitual_zone_minutes(
+        params, config)[..., 2]
     zero = jnp.zeros_like(w)
     return Physiology(
         aerobic=aerobic, vo2=vo2, aerobic_floor=params.retention * aerobic,
         vo2_floor=params.retention * vo2, volume_dose=volume_dose,
-        intensity_dose=intensity_dose, fatigue=w + a.high_intensity_fatigue * high,
-        tolerance=w, strain=zero,
+        intensity_dose=intensity_dose, fatigue=w, tolerance=w, strain=zero,
         overreached=jnp.int32(NORMAL),
         hrv_noise=zero, stress=zero, sleep_h=params.sleep_need_h, sleep_eff=zero + 0.88,
         sleep_debt=zero, injury_left=jnp.int32(0), illness_left=jnp.int32(0),

@@ -28,7 +28,8 @@ HELDOUT_STREAM = 0x5EED_0FF  # folded into the key of held-out draws: an indepen
 LEVEL_FIELDS = tuple(f.name for f in dataclasses.fields(ArchetypeConfig)
                      if f.name not in ("name", "weight"))
 COMMON_FIELDS = tuple(f.name for f in dataclasses.fields(CommonRanges))
-_CLIP_01 = ("habit_adherence", "missing_prob", "retention")
+_CLIP_01 = ("habit_adherence", "missing_prob", "retention", "habitual_threshold",
+            "habitual_high")
 _NUM_UNIFORM = 2 + len(LEVEL_FIELDS) + len(COMMON_FIELDS)  # archetype, ranges, trainability
 
 
@@ -41,6 +42,8 @@ class AthleteParams(NamedTuple):
     vo2_ceiling: jnp.ndarray  # most the VO2max capacity can add (fraction of p0)
     trainability: jnp.ndarray  # multiplier on every adaptation rate (HERITAGE heterogeneity)
     retention: jnp.ndarray  # share of the starting capacities kept for good (years of training)
+    habitual_threshold: jnp.ndarray  # share of the usual training time at threshold
+    habitual_high: jnp.ndarray  # share of the usual training time above LT2
     fatigue_days: jnp.ndarray  # time constant of acute fatigue (d)
     strain_tolerance: jnp.ndarray  # fatigue ratio above which strain accumulates (overreaching)
     initial_ctl: jnp.ndarray  # chronic load at day 0 (TSS/d)
@@ -110,6 +113,7 @@ def athlete_from_uniform(u: jnp.ndarray, config: WorldConfig, heldout: bool) -> 
     return AthleteParams(
         archetype=arch, p0=v["p0"], aerobic_ceiling=v["aerobic_ceiling"],
         vo2_ceiling=v["vo2_ceiling"], trainability=trainability, retention=v["retention"],
+        habitual_threshold=v["habitual_threshold"], habitual_high=v["habitual_high"],
         fatigue_days=v["fatigue_days"], strain_tolerance=v["strain_tolerance"],
         initial_ctl=v["initial_ctl"],
         time_budget_min=v["time_budget_min"], completion=v["completion"],
