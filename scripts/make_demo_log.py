@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from coachrl.coach.store import StoreError, default_url, open_store
     from coachrl.config import default_world_config
     from coachrl.evaluation import evaluation_config
-    from coachrl.sim.physiology import initial_physiology, performance
+    from coachrl.sim.physiology import initial_physiology, tested_performance
     from coachrl.sim.world import AthleteWorld
 
     config = evaluation_config(default_world_config(), max(args.days, 7), race_probability=0.0)
@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         state, ts = step(state, action, jax.random.fold_in(key, t))
         days.append(logged_day(jax.device_get(ts.extras["record"]),
                                start + dt.timedelta(days=t), config))
-    ftp = float(performance(initial_physiology(params), params))
+    ftp = float(tested_performance(initial_physiology(params, config), params, config))
     url = args.db or default_url()
     try:
         with open_store(url) as store:

@@ -116,7 +116,7 @@ def test_extras_after_a_step(env):
     (np.zeros(5, np.float32), "dtype float32"),
     ([0.0, 1.0, 0.0, 0.0, 0.0], "dtype float64"),
     (np.zeros(5, bool), "dtype bool"),
-    (np.array([0, 9, 0, 0, 0]), r"action head 'duration' = 9 is out of range; allowed 0\.\.5"),
+    (np.array([0, 9, 0, 0, 0]), r"action head 'duration' = 9 is out of range; allowed 0\.\.6"),
     ([-1, 0, 0, 0, 0], r"action head 'session' = -1 is out of range; allowed 0\.\.5"),
     ([0, 0, 0, 0, 4], r"action head 'habit_\w+' = 4 is out of range; allowed 0\.\.3"),
 ])

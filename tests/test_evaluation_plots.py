@@ -44,6 +44,8 @@ def fake_trajectory(seed: int, athletes: int = 3, days: int = 30, heads: int = 3
         recovery=100 * f32(athletes, days), seen_recovery=100 * f32(athletes, days),
         seen_tsb=-50 + 80 * f32(athletes, days), ctl=ctl, atl=atl,
         gain=np.cumsum(0.1 * f32(athletes, days), axis=1), injured=injured, ill=ill,
+        zone_minutes=np.zeros((athletes, days, 3), np.float32),
+        overreached=np.zeros((athletes, days), np.int32), hrv_z=f32(athletes, days),
         overtraining=rng.integers(0, 3, (athletes, days)).astype(np.float32),
         start_ctl=np.full(athletes, 40, np.float32),
         race_day=np.array([25] + [-1] * (athletes - 1), np.int32),

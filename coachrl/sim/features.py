@@ -111,7 +111,8 @@ def init_history(config: WorldConfig, initial_ctl: float | jnp.ndarray = 0.0,
     nan = jnp.float32(jnp.nan)
     return History(
         day=jnp.int32(0), ctl=ctl, atl=ctl, ctl_week=jnp.full((8,), ctl),
-        tss=tss, minutes=minutes, zone_week=zone_minutes(AEROBIC_BASE, minutes[-7:]), session=jnp.int32(AEROBIC_BASE),
+        tss=tss, minutes=minutes, zone_week=zone_minutes(AEROBIC_BASE, minutes[-7:]),
+        session=jnp.int32(AEROBIC_BASE),
         hard_streak=jnp.int32(0), days_since_rest=jnp.int32(_DAYS_SINCE_WARM_REST),
         hrv_week=jnp.full((config.observation.hrv_baseline_days,), nan),
         hrv_mean=nan, hrv_var=jnp.float32(0.0), hrv_n=jnp.int32(0),

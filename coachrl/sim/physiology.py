@@ -26,9 +26,10 @@ Forms and sources (parameters in `configs/world/default.yaml`, each with its sou
     sedentary after 84 days off; recently gained fitness is lost: Mujika & Padilla 2000).
   * Acute fatigue F (true load plus extra for high-intensity minutes, which delay
     autonomic recovery: Seiler et al. 2007; time constant `fatigue_days`) over the
-    same load as the athlete is used to it, T (`tolerance_days`): ratio phi = F / max(T, floor). It lowers
-    *expressed* performance by fatigue_max tanh(cost phi / fatigue_max): bounded, gone
-    in days (the Banister fatigue term without its unbounded steady-state share).
+    same load as the athlete is used to it, T (`tolerance_days`): ratio
+    phi = F / max(T, floor). It lowers *expressed* performance by
+    fatigue_max tanh(cost phi / fatigue_max): bounded, gone in days (the Banister fatigue
+    term without its unbounded steady-state share).
   * Overreaching (Meeusen et al. 2013 consensus): strain S accumulates the excess of phi
     over the athlete's tolerance (and sleep debt) and clears in days; S above
     `functional_at` is functional overreaching (performance suppressed ~2-3 %, adaptation

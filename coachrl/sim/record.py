@@ -41,5 +41,6 @@ def empty_record(num_habits: int, days_to_race: int = -1) -> DailyRecord:
     return DailyRecord(
         hrv_ms=nan, rhr_bpm=nan, sleep_h=nan, sleep_eff=nan, recovery=nan,
         session=np.int32(0), minutes=np.float32(0.0), tss=np.float32(0.0),
-        zone_minutes=np.zeros((NUM_ZONES,), np.float32), habits=np.zeros((num_habits,), np.float32), benchmark=nan,
+        zone_minutes=np.zeros((NUM_ZONES,), np.float32),
+        habits=np.zeros((num_habits,), np.float32), benchmark=nan,
         ill=np.bool_(False), injured=np.bool_(False), days_to_race=np.int32(days_to_race))

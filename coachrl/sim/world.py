@@ -143,7 +143,8 @@ class AthleteWorld:
             sleep_h=jnp.where(worn, m.sleep_h, nan), sleep_eff=jnp.where(worn, m.sleep_eff, nan),
             recovery=jnp.where(worn, m.recovery, nan),
             session=jnp.int32(0), minutes=jnp.float32(0.0), tss=jnp.float32(0.0),
-            zone_minutes=jnp.zeros((NUM_ZONES,), jnp.float32), habits=jnp.zeros((self.config.num_habits,), jnp.float32), benchmark=nan,
+            zone_minutes=jnp.zeros((NUM_ZONES,), jnp.float32),
+            habits=jnp.zeros((self.config.num_habits,), jnp.float32), benchmark=nan,
             ill=physiology.illness_left > 0, injured=physiology.injury_left > 0,
             days_to_race=days_to_race.astype(jnp.int32))
         history = observe_morning(state.history, record, self.config)

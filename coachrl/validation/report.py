@@ -34,7 +34,8 @@ def table(results: Mapping[str, TrialResult]) -> str:
 
 def write_report(results: Mapping[str, TrialResult], path: str | os.PathLike[str],
                  athletes: int, seed: int) -> None:
-    """report.md: the summary table (study · published · simulated [CI] · pass), then every check."""
+    """report.md: the summary table (study · published · simulated [CI] · pass), then each
+    trial's checks."""
     studies = {t.id: t for t in TRIALS}
     passed = sum(r.passed for r in results.values())
     out = ["# Virtual trials", "",
@@ -69,7 +70,7 @@ def forest_plot(results: Mapping[str, TrialResult], path: str | os.PathLike[str]
     rows = [(f"{r.id}: {c.name}", c) for r in results.values() for c in r.checks
             if all(np.isfinite(c.ci))]
     fig, ax = plt.subplots(figsize=(9, 0.4 * max(len(rows), 1) + 1.2))
-    for i, (label, c) in enumerate(reversed(rows)):
+    for i, (_, c) in enumerate(reversed(rows)):
         color = "tab:green" if c.ok else "tab:red"
         ax.plot(c.ci, [i, i], color=color, lw=2)
         ax.plot([c.value], [i], "o", color=color)

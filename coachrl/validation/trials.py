@@ -330,7 +330,8 @@ def _season_checks(out: Outcomes) -> list[Check]:
 
 TRIALS: tuple[Trial, ...] = (
     Trial("stoggl2014", "Stöggl & Sperlich 2014, Front Physiol 5:33",
-          "well-trained, sub-elite (intermediate 30 %, advanced 70 %)", "tested performance after 9 weeks",
+          "well-trained, sub-elite (intermediate 30 %, advanced 70 %)",
+          "tested performance after 9 weeks",
           "POL +5.1 % peak power (+8.1 % at 4 mM); HIIT +5.6 % at 4 mM; THR, HVT n.s. — accept "
           "POL +3…+8, 0 < HIIT < POL, THR/HVT −1…+2.5, POL > HIIT > max(THR, HVT)",
           (Cohort("trained", WELL_TRAINED, STOGGL_ARMS),), _stoggl_checks),
