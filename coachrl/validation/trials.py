@@ -107,8 +107,9 @@ def _ci(values: np.ndarray) -> tuple[float, float]:
 def in_band(name: str, values: np.ndarray, lo: float = -np.inf, hi: float = np.inf) -> Check:
     """The mean of `values` lies in [lo, hi]."""
     mean = float(np.nanmean(values))
-    band = (f"{lo:+g} … {hi:+g}" if np.isfinite(lo) and np.isfinite(hi)
-            else f"> {lo:+g}" if np.isfinite(lo) else f"< {hi:+g}")
+    lo_s, hi_s = f"{round(lo, 2):+g}", f"{round(hi, 2):+g}"
+    band = (f"{lo_s} … {hi_s}" if np.isfinite(lo) and np.isfinite(hi)
+            else f"> {lo_s}" if np.isfinite(lo) else f"< {hi_s}")
     return Check(name, mean, _ci(values), band, bool(lo <= mean <= hi))
 
 
