@@ -174,17 +174,26 @@ def _stoggl_checks(out: Outcomes) -> list[Check]:
     ]
 
 
-# Bosquet et al. 2007: a progressive 2-week taper, volume -41...60 %, intensity and frequency
-# kept, after 8 build weeks. Build volume 1.15 x the athlete's usual load.
+# Bosquet et al. 2007: a progressive 2-week taper, volume -41...60 % of the pre-taper training,
+# intensity and frequency kept, after 8 build weeks progressing +5 % a week from the athlete's
+# usual load (a taper follows a period of intensified training: Mujika & Padilla 2003).
 BUILD_WEEK = week(("rest", 0), ("hiit", 60), ("aerobic_base", 90), ("tempo", 60),
                   ("aerobic_base", 60), ("aerobic_base", 120), ("aerobic_base", 90))
 EASY_BUILD_WEEK = week(*[("aerobic_base", m) if s in ("hiit", "tempo") else (s, m)
                          for s, m in BUILD_WEEK])
 BUILD = repeat(BUILD_WEEK, 8)
+BUILD_VOLUME = tuple(1.0 + 0.05 * w for w in range(8))  # x the usual load, week by week
+
+
+def _taper(*weeks: float) -> tuple[float, ...]:
+    """Build volumes, then taper weeks as shares of the last build week's volume."""
+    return BUILD_VOLUME + tuple(w * BUILD_VOLUME[-1] for w in weeks)
+
+
 TAPER_ARMS = (
-    Arm("taper", BUILD + repeat(BUILD_WEEK, 2), (1.15,) * 8 + (0.6, 0.4)),
-    Arm("taper_easy", BUILD + repeat(EASY_BUILD_WEEK, 2), (1.15,) * 8 + (0.6, 0.4)),
-    Arm("taper_4wk", BUILD + repeat(BUILD_WEEK, 4), (1.15,) * 8 + (0.6, 0.5, 0.5, 0.4)),
+    Arm("taper", BUILD + repeat(BUILD_WEEK, 2), _taper(0.6, 0.4)),
+    Arm("taper_easy", BUILD + repeat(EASY_BUILD_WEEK, 2), _taper(0.6, 0.4)),
+    Arm("taper_4wk", BUILD + repeat(BUILD_WEEK, 4), _taper(0.6, 0.5, 0.5, 0.4)),
 )
 COMPETITIVE = {"intermediate": 0.3, "advanced": 0.5, "elite": 0.2}
 
