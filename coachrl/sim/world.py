@@ -46,6 +46,14 @@ class TimeStep(NamedTuple):
     extras: dict[str, Any]
 
 
+class SeasonStart(NamedTuple):
+    """What a new season starts from (computed once per athlete)."""
+
+    physiology: phys_lib.Physiology
+    tested: jnp.ndarray  # f32, tested performance on day 0 (W)
+    history: History
+
+
 class WorldState(NamedTuple):
     params: AthleteParams
     physiology: phys_lib.Physiology
@@ -111,21 +119,27 @@ class AthleteWorld:
         return state, TimeStep(jnp.int32(FIRST), jnp.float32(0.0), jnp.float32(1.0),
                                observation, {})
 
-    def _new_season(self, u: jnp.ndarray, params: AthleteParams) -> WorldState:
-        """A season's state before its first morning, from 3 uniforms (length, race, race day)."""
+    def _season_start(self, params: AthleteParams) -> SeasonStart:
+        """What a season of `params` starts from: day-0 physiology, tested performance, history."""
+        physiology = phys_lib.initial_physiology(params, self.config)
+        return SeasonStart(physiology, phys_lib.tested_performance(physiology, params, self.config),
+                           init_history(self.config, params.initial_ctl))
+
+    def _new_season(self, u: jnp.ndarray, params: AthleteParams,
+                    start: SeasonStart | None = None) -> WorldState:
+        """A season's state before its first morning, from 3 uniforms (length, race, race day);
+        `start` is `_season_start(params)` when the caller already has it."""
         e = self.config.episode
         length = jnp.floor(e.min_days + u[0] * (e.max_days - e.min_days + 1)).astype(jnp.int32)
         race_day = jnp.where(u[1] < e.race_probability,
                              length - 1 - jnp.floor(u[2] * e.race_window_days).astype(jnp.int32),
                              -1)
-        physiology = phys_lib.initial_physiology(params, self.config)
-        tested = phys_lib.tested_performance(physiology, params, self.config)
+        physiology, tested, history = self._season_start(params) if start is None else start
         zero = jnp.float32(0.0)
         morning = phys_lib.Morning(*(zero,) * len(phys_lib.Morning._fields))
         record = empty_record(self.config.num_habits)
         return WorldState(
-            params=params, physiology=physiology,
-            history=init_history(self.config, params.initial_ctl),
+            params=params, physiology=physiology, history=history,
             morning=morning, record=jax.tree_util.tree_map(jnp.asarray, record),
             mask=jnp.ones((sum(self.nvec),), bool),
             day=jnp.int32(0), length=length, race_day=race_day.astype(jnp.int32),
@@ -190,10 +204,10 @@ class AthleteWorld:
         ended, ts = self._end_day(state, action, u)
         return self._restart(ended, ts, u, athlete)
 
-    def _restart(self, ended: WorldState, ts: TimeStep, u: jnp.ndarray,
-                 athlete: AthleteParams) -> tuple[WorldState, TimeStep]:
+    def _restart(self, ended: WorldState, ts: TimeStep, u: jnp.ndarray, athlete: AthleteParams,
+                 start: SeasonStart | None = None) -> tuple[WorldState, TimeStep]:
         """Starts `athlete`'s season where `ts` ended one, then takes the next morning."""
-        fresh = self._new_season(u[-3:], athlete)
+        fresh = self._new_season(u[-3:], athlete, start)
         done = ts.step_type == LAST
         # The morning, record and mask are rewritten by `_begin_day` / `_observe` anyway.
         state = ended._replace(**{
@@ -223,8 +237,10 @@ class AthleteWorld:
         pool_size = max(1, -(-batch // 8))
         pool = sample_athletes(k_athlete, pool_size, self.config, heldout)
         rank = (jnp.cumsum(ts.step_type == LAST) - 1) % pool_size
-        athletes = jax.tree_util.tree_map(lambda x: x[rank], pool)
-        return jax.vmap(self._restart)(ended, ts, u, athletes)
+        # A season's start once per pool athlete, not once per row.
+        athletes, start = jax.tree_util.tree_map(
+            lambda x: x[rank], (pool, jax.vmap(self._season_start)(pool)))
+        return jax.vmap(self._restart)(ended, ts, u, athletes, start)
 
     def _morning_draws(self, u: jnp.ndarray):
         k = _U_HABITS + self.config.num_habits
