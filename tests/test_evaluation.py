@@ -39,8 +39,8 @@ def fabricated() -> Trajectory:
         ctl=np.array([[50, 51, 51, 52], [40, 39, 38, 37]], f),
         atl=np.zeros((n, t), f),
         gain=np.array([[0, 0.5, 1, 1.5], [0, -1, -1, -2]], f),
-        zone_minutes=np.array([[[0, 0, 0], [24, 36, 0], [45, 0, 0], [30, 0, 15]],
-                               [[0, 0, 0]] * 4], f),
+        zone_minutes=np.array([[[0, 0, 0, 0], [24, 0, 36, 0], [9, 36, 0, 0], [30, 0, 0, 15]],
+                               [[0, 0, 0, 0]] * 4], f),
         overreached=np.zeros((n, t), np.int32), hrv_z=np.zeros((n, t), f),
         injured=np.array([[0, 0, 1, 1], [0, 0, 0, 0]], bool),
         ill=np.array([[0, 0, 0, 0], [1, 0, 0, 0]], bool),
@@ -60,8 +60,9 @@ def test_metrics_worked_by_hand():
         "habit_adherence_pct": 50.0,
         "hours_per_week": 150 / 60 / (4 / 7),
         "hard_time_pct": 100 * (60 + 45) / 195,  # tempo 60 + HIIT 45 of 195 min
-        "low_time_pct": 100 * 99 / 150, "threshold_time_pct": 100 * 36 / 150,
-        "high_time_pct": 100 * 15 / 150,  # zone minutes done: 24+45+30, 36, 15 of 150
+        "recovery_time_pct": 100 * 63 / 150, "low_time_pct": 100 * 36 / 150,
+        "threshold_time_pct": 100 * 36 / 150,
+        "high_time_pct": 100 * 15 / 150,  # zone minutes done: 24+9+30, 36, 36, 15 of 150
         "rest_pct": 25, "tempo_pct": 25, "aerobic_base_pct": 25, "hiit_pct": 25,
         "strength_pct": 0, "active_recovery_pct": 0,
     }

@@ -14,7 +14,7 @@ from coachrl.evaluation.plots import (
     write_plots,
 )
 from coachrl.evaluation.rollout import Trajectory
-from coachrl.sim.sessions import HIIT, NUM_SESSION_TYPES, REST, TEMPO
+from coachrl.sim.sessions import HIIT, NUM_SESSION_TYPES, NUM_ZONES, REST, TEMPO
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 DURATIONS_MIN = (0.0, 30.0, 45.0, 60.0, 90.0)
@@ -44,7 +44,7 @@ def fake_trajectory(seed: int, athletes: int = 3, days: int = 30, heads: int = 3
         recovery=100 * f32(athletes, days), seen_recovery=100 * f32(athletes, days),
         seen_tsb=-50 + 80 * f32(athletes, days), ctl=ctl, atl=atl,
         gain=np.cumsum(0.1 * f32(athletes, days), axis=1), injured=injured, ill=ill,
-        zone_minutes=np.zeros((athletes, days, 3), np.float32),
+        zone_minutes=np.zeros((athletes, days, NUM_ZONES), np.float32),
         overreached=np.zeros((athletes, days), np.int32), hrv_z=f32(athletes, days),
         overtraining=rng.integers(0, 3, (athletes, days)).astype(np.float32),
         start_ctl=np.full(athletes, 40, np.float32),

@@ -62,7 +62,9 @@ def test_one_day_of_building_by_hand():
     a = CFG.adaptation
     after = P.adapt(phys, zone_minutes(AEROBIC_BASE, 60.0), P.load_of(AEROBIC_BASE, 60.0), p, CFG)
     c = math.exp(-1.0 / a.dose_days)
-    dose = float(phys.volume_dose) * c + 1.0 * a.volume_weights[0] * (1 - c)  # 60 min, all low
+    # 60 min of aerobic base: 12 min of warm-up and cool-down (recovery), 48 min low.
+    hours = (12 * a.volume_weights[0] + 48 * a.volume_weights[1]) / 60
+    dose = float(phys.volume_dose) * c + hours * (1 - c)
     target = float(p.trainability * p.aerobic_ceiling) * dose / (dose + a.aerobic_half_dose)
     assert float(after.aerobic) == pytest.approx(target / a.aerobic_build_days, rel=1e-4)
 
@@ -71,9 +73,9 @@ def test_habitual_training_is_a_steady_state():
     p = athlete(archetype=2)
     phys = P.initial_physiology(p, CFG)
     a = CFG.adaptation
+    zones = P.habitual_zone_minutes(p, CFG)
     minutes = float(p.initial_ctl) / (a.habitual_if ** 2 * 100) * 60
-    zones = minutes * jnp.asarray([1 - p.habitual_threshold - p.habitual_high,
-                                   p.habitual_threshold, p.habitual_high])
+    assert float(zones.sum()) == pytest.approx(minutes, rel=1e-5)
     load = float(p.initial_ctl)
     step = jax.jit(lambda ph: P.adapt(ph, zones, jnp.float32(load), p, CFG))
     later = phys

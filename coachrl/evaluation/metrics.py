@@ -16,7 +16,7 @@ Outcomes that matter to an athlete, not reward:
   habit_adherence_pct % of habit prescriptions done at the prescribed level
   hours_per_week      training time done
   hard_time_pct       % of prescribed training time in hard sessions (tempo, HIIT)
-  low_time_pct, threshold_time_pct, high_time_pct
+  recovery_time_pct, low_time_pct, threshold_time_pct, high_time_pct
                       % of the training time done in each intensity domain (time in zone,
                       from the sessions' structured steps): the plan's intensity distribution
   <session>_pct       % of days each session type was prescribed (the action distribution)
@@ -54,6 +54,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("habit_adherence_pct", "habit adherence (%)", True),
     Metric("hours_per_week", "training hours / week", None),
     Metric("hard_time_pct", "hard training time (%)", None),
+    Metric("recovery_time_pct", "time at recovery intensity (%)", None),
     Metric("low_time_pct", "time at low intensity (%)", None),
     Metric("threshold_time_pct", "time at threshold (%)", None),
     Metric("high_time_pct", "time at high intensity (%)", None),

@@ -50,7 +50,7 @@ class Trajectory(NamedTuple):
     ctl: np.ndarray  # f32[N, T], CTL after the day
     atl: np.ndarray  # f32[N, T], ATL after the day
     gain: np.ndarray  # f32[N, T], tested-performance change since day 0 (%) after the day
-    zone_minutes: np.ndarray  # f32[N, T, 3], minutes done in the low / threshold / high domains
+    zone_minutes: np.ndarray  # f32[N, T, Z], minutes done in each domain (sessions.ZONE_NAMES)
     overreached: np.ndarray  # i32[N, T], hidden state after the day: 0 no, 1 functional, 2 not
     hrv_z: np.ndarray  # f32[N, T], true morning ln rMSSD vs the athlete's baseline (SD units)
     injured: np.ndarray  # bool[N, T]

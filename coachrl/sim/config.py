@@ -11,7 +11,7 @@ import dataclasses
 from typing import Literal
 
 from coachrl.schema import ConfigError, Section, param, require
-from coachrl.sim.sessions import NUM_SESSION_TYPES, NUM_ZONES
+from coachrl.sim.sessions import NUM_SESSION_TYPES, NUM_ZONES, ZONE_NAMES
 
 Range = tuple[float, float]
 
@@ -197,7 +197,7 @@ class AdaptationConfig(Section):
         super().__post_init__()
         for name in ("volume_weights", "intensity_weights"):
             require(len(getattr(self, name)) == NUM_ZONES,
-                    f"{name}: needs {NUM_ZONES} values (low, threshold, high)")
+                    f"{name}: needs {NUM_ZONES} values ({', '.join(ZONE_NAMES)})")
 
 
 @dataclasses.dataclass(frozen=True)

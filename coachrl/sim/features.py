@@ -23,7 +23,8 @@ Definitions (all from logged data only):
   * Missing readings are forward-filled for at most `forward_fill_days` days and
     flagged; beyond that the feature falls back to the athlete's own mean (or a
     neutral value before there is one) and the flag stays on.
-  * Time in each intensity domain (low / threshold / high) over the last 7 days, in hours.
+  * Time in each intensity domain (recovery / low / threshold / high) over the last 7 days,
+    in hours.
   * Habit EMA: EMA_t = (1 - a) EMA_{t-1} + a done_t / daily_goal (CoachRL; -> 1 at the goal).
 """
 
@@ -50,7 +51,7 @@ from coachrl.sim.sessions import (
 NUM_CHANNELS = 5  # wearable channels forward-filled: hrv_ms, rhr_bpm, sleep_h, sleep_eff, recovery
 LOAD_DAYS = 28  # load history kept: the longest window any rule or feature needs
 SD_FLOOR_LN = 0.03  # floor on the SD of ln rMSSD so z-scores stay finite on very stable data
-ZONE_FEATURE_HOURS = (10.0, 2.0, 1.0)  # scale of the 7-day hours in each domain
+ZONE_FEATURE_HOURS = (3.0, 10.0, 2.0, 1.0)  # scale of the 7-day hours in each domain
 WEEKLY_PATTERN = (1.2, 1.0, 0.0, 1.3, 1.0, 0.8, 1.7)  # warm-start week: 6 sessions + 1 rest, mean 1
 _DAYS_SINCE_WARM_REST = len(WEEKLY_PATTERN) - 1 - WEEKLY_PATTERN.index(0.0)
 
@@ -64,7 +65,7 @@ class History(NamedTuple):
     ctl_week: jnp.ndarray  # f32[8], CTL of the last 8 days (ramp rate)
     tss: jnp.ndarray  # f32[28], daily load
     minutes: jnp.ndarray  # f32[28], daily minutes
-    zone_week: jnp.ndarray  # f32[7, 3], daily minutes in the low / threshold / high domains
+    zone_week: jnp.ndarray  # f32[7, 4], daily minutes in each domain (sessions.ZONE_NAMES)
     session: jnp.ndarray  # i32, yesterday's session type
     hard_streak: jnp.ndarray  # i32, hard days in a row up to yesterday
     days_since_rest: jnp.ndarray  # i32, days since the last rest day
@@ -271,7 +272,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "sleep_h", "sleep_eff", "sleep_7d", "sleep_missing", "recovery", "recovery_missing",
     "low_recovery_streak", "hard_streak", "days_since_rest", "last_minutes", "longest_28d",
     "injured", "ill", "days_to_race", "race_ahead", "benchmark_trend",
-    "low_7d", "threshold_7d", "high_7d",
+    "recovery_7d", "low_7d", "threshold_7d", "high_7d",
 ) + tuple(f"yesterday_{i}" for i in range(NUM_SESSION_TYPES))
 
 

@@ -5,8 +5,9 @@ habits actually done (adherence) -> time in each intensity domain and load ->
 adaptation, fatigue and strain -> tonight's sleep -> injury and illness events.
 
 Forms and sources (parameters in `configs/world/default.yaml`, each with its source):
-  * Stimulus: minutes in Seiler's three domains (low / threshold / high) from the
-    session's structured steps (`coachrl.sim.sessions.zone_minutes`); load is TSS.
+  * Stimulus: minutes in Seiler's three domains with Coggan's recovery zone split out
+    (recovery / low / threshold / high), from the session's structured steps
+    (`coachrl.sim.sessions.zone_minutes`); load is TSS.
   * Two capacities, fractions of the untrained performance p0, each driven toward a
     saturating target by the recent dose (7-day EMAs of weighted hours a day: D_vol of
     volume in every domain, D_int of intensity, threshold counting a little):
@@ -60,11 +61,14 @@ from coachrl.sim.features import History, readiness
 from coachrl.sim.population import AthleteParams
 from coachrl.sim.sessions import (
     ACTIVE_RECOVERY,
+    AEROBIC_BASE,
     HARD,
+    HIGH_ZONE,
     INJURY_WEIGHTS,
     INTENSITY_FACTORS,
     NUM_ZONES,
     REST,
+    ZONE_FRACTIONS,
     lookup,
     tss,
 )
@@ -186,7 +190,7 @@ def adapt(phys: Physiology, zone_min: jnp.ndarray, load: jnp.ndarray, params: At
                       kept / a.aerobic_build_days, a.aerobic_detraining_days)
     vo2 = _toward(phys.vo2, build_v, keep_v, phys.vo2_floor, kept / a.vo2_build_days,
                   a.vo2_detraining_days)
-    fatigue_load = load + a.high_intensity_fatigue * zone_min[..., 2]
+    fatigue_load = load + a.high_intensity_fatigue * zone_min[..., HIGH_ZONE]
     c_fatigue = jnp.exp(-1.0 / params.fatigue_days)
     c_tolerance = jnp.exp(-1.0 / a.tolerance_days)
     phys = phys._replace(
@@ -224,7 +228,9 @@ def habitual_zone_minutes(params: AthleteParams, config: WorldConfig) -> jnp.nda
     """Minutes a day in each domain of the athlete's usual training ([3])."""
     minutes = params.initial_ctl / (config.adaptation.habitual_if ** 2 * 100.0) * 60.0
     threshold, high = params.habitual_threshold, params.habitual_high
-    return minutes * jnp.stack([1.0 - threshold - high, threshold, high], axis=-1)
+    easy = 1.0 - threshold - high  # warmed up and cooled down as an aerobic-base session is
+    recovery = easy * ZONE_FRACTIONS[AEROBIC_BASE][0]
+    return minutes * jnp.stack([recovery, easy - recovery, threshold, high], axis=-1)
 
 
 def initial_physiology(params: AthleteParams, config: WorldConfig) -> Physiology:
@@ -232,7 +238,7 @@ def initial_physiology(params: AthleteParams, config: WorldConfig) -> Physiology
     volume_dose, intensity_dose = habitual_doses(params, config)
     aerobic, vo2 = capacity_targets(volume_dose, intensity_dose, params, config)
     w = params.initial_ctl + config.adaptation.high_intensity_fatigue * habitual_zone_minutes(
-        params, config)[..., 2]
+        params, config)[..., HIGH_ZONE]
     zero = jnp.zeros_like(w)
     return Physiology(
         aerobic=aerobic, vo2=vo2, aerobic_floor=params.retention * aerobic,

@@ -27,7 +27,7 @@ class DailyRecord(NamedTuple):
     session: jnp.ndarray  # i32, index into SESSION_TYPES of the session done (0 = rest)
     minutes: jnp.ndarray  # f32, minutes done
     tss: jnp.ndarray  # f32, training load done (TSS)
-    zone_minutes: jnp.ndarray  # f32[3], minutes in the low / threshold / high domains
+    zone_minutes: jnp.ndarray  # f32[4], minutes in each domain (sessions.ZONE_NAMES)
     habits: jnp.ndarray  # f32[H], amount of each habit done (habit units)
     benchmark: jnp.ndarray  # f32, benchmark effort result (W); NaN if none today
     ill: jnp.ndarray  # bool, self-reported illness today

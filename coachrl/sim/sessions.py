@@ -15,7 +15,8 @@ the ONE definition of a session's steps: the daily coach writes them out, and
 the simulator's stimulus is the time they spend in each intensity domain of
 Seiler's three-zone model (Seiler & Kjerland 2006; Seiler 2010): "low" below the
 first threshold (LT1/VT1, < 0.76 x FTP), "threshold" between the thresholds,
-"high" above the second (LT2/VT2/critical power, > 1.0 x FTP). A device file
+"high" above the second (LT2/VT2/critical power, > 1.0 x FTP), with Coggan's
+recovery zone (< 0.56 x FTP: warm-ups, recoveries, active recovery) apart. A device file
 reports the same quantity (time in zone), so it is part of the daily record.
 """
 
@@ -34,8 +35,11 @@ class Structure(NamedTuple):
 
 
 EASY_ZONE = (0.45, 0.55)  # warm-up, cool-down and interval recoveries: fraction of threshold
-ZONE_NAMES: tuple[str, ...] = ("low", "threshold", "high")  # Seiler's three intensity domains
-ZONE_EDGES = (0.76, 1.0)  # fraction of threshold power where "threshold" and "high" begin
+# Seiler's three intensity domains, with Coggan's recovery zone (< 0.56 FTP) split out of "low":
+# an easy spin is not endurance training (Coggan & Allen 2010, zone 1 "active recovery").
+ZONE_NAMES: tuple[str, ...] = ("recovery", "low", "threshold", "high")
+ZONE_EDGES = (0.56, 0.76, 1.0)  # fraction of threshold power where each domain above begins
+HIGH_ZONE = ZONE_NAMES.index("high")
 NUM_ZONES = len(ZONE_NAMES)
 
 
@@ -88,10 +92,10 @@ def main_set_zone(session: SessionType) -> int | None:
     return intensity_zone(sum(session.power_zone) / 2.0)
 
 
-def zone_fractions(session: SessionType) -> tuple[float, float, float]:
-    """Share of a session's minutes in each domain (low, threshold, high), from its structure.
+def zone_fractions(session: SessionType) -> tuple[float, ...]:
+    """Share of a session's minutes in each domain (ZONE_NAMES), from its structure.
 
-    Warm-up, cool-down and interval recoveries are easy (low); the main set is in its
+    Warm-up, cool-down and interval recoveries are easy (EASY_ZONE); the main set is in its
     zone's domain for the work share of each interval (all of it when continuous).
     """
     out = [0.0] * NUM_ZONES
@@ -107,7 +111,7 @@ def zone_fractions(session: SessionType) -> tuple[float, float, float]:
     return tuple(out)  # type: ignore[return-value]
 
 
-ZONE_FRACTIONS: tuple[tuple[float, float, float], ...] = tuple(
+ZONE_FRACTIONS: tuple[tuple[float, ...], ...] = tuple(
     zone_fractions(s) for s in SESSION_TYPES)  # [session type, zone]
 
 
@@ -129,7 +133,7 @@ def lookup(table, index):
 
 
 def zone_minutes(session, minutes):
-    """Minutes in each domain (low, threshold, high) of `minutes` of `session` ([..., 3])."""
+    """Minutes in each domain (ZONE_NAMES) of `minutes` of `session` ([..., NUM_ZONES])."""
     import jax.numpy as jnp
 
     return lookup(ZONE_FRACTIONS, session) * jnp.asarray(minutes, jnp.float32)[..., None]
