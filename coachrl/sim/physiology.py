@@ -9,7 +9,7 @@ Forms and sources (parameters in `configs/world/default.yaml`, each with its sou
     (recovery / low / threshold / high), from the session's structured steps
     (`coachrl.sim.sessions.zone_minutes`); load is TSS.
   * Two capacities, fractions of the untrained performance p0, each driven toward a
-    saturating target by the recent dose (7-day EMAs of weighted hours a day: D_vol of
+    saturating target by the recent dose (EMAs over `dose_days` of weighted hours: D_vol of
     volume in every domain, D_int of intensity, threshold counting a little):
         A* = t C_A f(D_vol, k_A)                                   (aerobic / threshold)
         V* = t C_V [s f(D_vol, k_Vv) + (1 - s) f(D_int, k_Vi)]      (VO2max / peak power)
@@ -83,8 +83,8 @@ class Physiology(NamedTuple):
     vo2: jnp.ndarray  # VO2max / peak-power capacity (fraction of p0)
     aerobic_floor: jnp.ndarray  # capacity kept for good (retention x the starting one)
     vo2_floor: jnp.ndarray
-    volume_dose: jnp.ndarray  # D_vol: 7-day EMA of volume-weighted hours a day
-    intensity_dose: jnp.ndarray  # D_int: 7-day EMA of intensity-weighted hours a day
+    volume_dose: jnp.ndarray  # D_vol: EMA (`dose_days`) of volume-weighted hours a day
+    intensity_dose: jnp.ndarray  # D_int: EMA (`dose_days`) of intensity-weighted hours a day
     fatigue: jnp.ndarray  # acute fatigue F (TSS/day, the athlete's own time constant)
     tolerance: jnp.ndarray  # chronic load the athlete is used to, T (TSS/day)
     strain: jnp.ndarray  # accumulated excess strain S (fatigue-ratio days)
