@@ -163,7 +163,7 @@ def capacity_targets(volume_dose: jnp.ndarray, intensity_dose: jnp.ndarray,
 def daily_doses(zone_min: jnp.ndarray, config: WorldConfig) -> tuple[jnp.ndarray, jnp.ndarray]:
     """Today's (volume, intensity)-weighted hours from the minutes in each domain."""
     a = config.adaptation
-    hours = jnp.asarray(zone_min, jnp.float32) / 60.0  # [3]
+    hours = jnp.asarray(zone_min, jnp.float32) / 60.0  # [NUM_ZONES]
     return (jnp.sum(jnp.asarray(a.volume_weights) * hours, axis=-1),
             jnp.sum(jnp.asarray(a.intensity_weights) * hours, axis=-1))
 
@@ -218,14 +218,8 @@ def tested_performance(phys: Physiology, params: AthleteParams,
     return performance(phys, params, config)
 
 
-def habitual_doses(params: AthleteParams, config: WorldConfig
-                   ) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """(D_vol, D_int) of months at `initial_ctl` TSS a day in the athlete's habitual split."""
-    return daily_doses(habitual_zone_minutes(params, config), config)
-
-
 def habitual_zone_minutes(params: AthleteParams, config: WorldConfig) -> jnp.ndarray:
-    """Minutes a day in each domain of the athlete's usual training ([3])."""
+    """Minutes a day in each domain of the athlete's usual training ([NUM_ZONES])."""
     minutes = params.initial_ctl / (config.adaptation.habitual_if ** 2 * 100.0) * 60.0
     threshold, high = params.habitual_threshold, params.habitual_high
     easy = 1.0 - threshold - high  # warmed up and cooled down as an aerobic-base session is
@@ -235,10 +229,10 @@ def habitual_zone_minutes(params: AthleteParams, config: WorldConfig) -> jnp.nda
 
 def initial_physiology(params: AthleteParams, config: WorldConfig) -> Physiology:
     """Steady state of an athlete who has trained `initial_ctl` TSS a day for months."""
-    volume_dose, intensity_dose = habitual_doses(params, config)
+    habitual = habitual_zone_minutes(params, config)
+    volume_dose, intensity_dose = daily_doses(habitual, config)  # months of it: the EMAs' value
     aerobic, vo2 = capacity_targets(volume_dose, intensity_dose, params, config)
-    w = params.initial_ctl + config.adaptation.high_intensity_fatigue * habitual_zone_minutes(
-        params, config)[..., HIGH_ZONE]
+    w = params.initial_ctl + config.adaptation.high_intensity_fatigue * habitual[..., HIGH_ZONE]
     zero = jnp.zeros_like(w)
     return Physiology(
         aerobic=aerobic, vo2=vo2, aerobic_floor=params.retention * aerobic,

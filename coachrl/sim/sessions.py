@@ -101,14 +101,14 @@ def zone_fractions(session: SessionType) -> tuple[float, ...]:
     out = [0.0] * NUM_ZONES
     main = main_set_zone(session)
     if main is None:
-        return tuple(out)  # type: ignore[return-value]
+        return tuple(out)
     st = session.structure
     easy = st.warm_up + st.cool_down
     main_share = 1.0 - easy
     work = (st.work_min / (st.work_min + st.recovery_min)) if st.work_min > 0 else 1.0
     out[intensity_zone(sum(EASY_ZONE) / 2.0)] += easy + main_share * (1.0 - work)
     out[main] += main_share * work
-    return tuple(out)  # type: ignore[return-value]
+    return tuple(out)
 
 
 ZONE_FRACTIONS: tuple[tuple[float, ...], ...] = tuple(

@@ -269,7 +269,7 @@ class AthleteWorld:
         done = phys_lib.adherence(action[0], prescribed_minutes, m.recovery, stress, ill, injured,
                                   params, cfg, u[a], u[a + 1], u[a + 2])
         load = phys_lib.load_of(done.session, done.minutes)
-        in_zone = zone_minutes(done.session, done.minutes)  # [3]
+        in_zone = zone_minutes(done.session, done.minutes)  # [NUM_ZONES]
 
         # Habits done: the prescribed level, or the athlete's default when not followed.
         followed = u_habits < params.habit_adherence
