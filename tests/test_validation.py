@@ -13,7 +13,14 @@ import pytest
 from coachrl.config import default_world_config
 from coachrl.sim.features import feature_names
 from coachrl.sim.sessions import AEROBIC_BASE, HIIT, REST
-from coachrl.validation.protocols import Arm, calendar_policy, repeat, week, week_load
+from coachrl.validation.protocols import (
+    MAX_OWED_MIN,
+    Arm,
+    calendar_policy,
+    repeat,
+    week,
+    week_load,
+)
 from coachrl.validation.trials import TRIAL_IDS, Check, TrialResult, change, select, summary_json
 
 CFG = default_world_config()
@@ -60,6 +67,17 @@ def test_a_relative_calendar_scales_to_the_athletes_load():
     days = follow(Arm("relative", (WEEK,), (1.0,)), ctl=0.5 * week_load(WEEK), days=7)
     assert [m for s, m in days if s != REST] == [30.0, 45.0, 30.0, 60.0]
     assert days[1][0] == HIIT  # intensity kept
+
+
+def test_a_scaled_calendar_carries_what_the_buckets_leave_out():
+    # Volume 1.2: 72, 108, 72, 144 min a week. Nearest buckets alone give 60, 120, 60, 120
+    # (360 of 396); carrying the rest forward gives 60, 120 (108 + 12), 60, 180 (144 + 12).
+    days = follow(Arm("relative", (WEEK,), (1.2,)), ctl=week_load(WEEK), days=14)
+    assert [m for s, m in days[:7] if s != REST] == [60.0, 120.0, 60.0, 180.0]
+    # The second week starts 24 min ahead: 45 (48), 120 (111), 60 (63), 120 (147).
+    assert [m for s, m in days[7:] if s != REST] == [45.0, 120.0, 60.0, 120.0]
+    total = sum(m for s, m in days if s != REST)
+    assert abs(total - 2 * 396.0) <= MAX_OWED_MIN
 
 
 def test_change_between_two_tests_by_hand():

@@ -11,7 +11,12 @@ import dataclasses
 from typing import Literal
 
 from coachrl.schema import ConfigError, Section, param, require
-from coachrl.sim.sessions import NUM_SESSION_TYPES, NUM_ZONES, ZONE_NAMES
+from coachrl.sim.sessions import (
+    NUM_SESSION_TYPES,
+    NUM_ZONES,
+    ZONE_NAMES,
+    habitual_session_shares,
+)
 
 Range = tuple[float, float]
 
@@ -142,9 +147,10 @@ class ArchetypeConfig(Section):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_ranges(self)
-        require(self.habitual_threshold[1] + self.habitual_high[1] <= 1.0,
-                f"habitual_threshold + habitual_high: archetype '{self.name}' can exceed all "
-                "of its training time")
+        base, _, _ = habitual_session_shares(self.habitual_threshold[1], self.habitual_high[1])
+        require(base >= 0.0,
+                f"habitual_threshold + habitual_high: archetype '{self.name}' needs more tempo "
+                "and HIIT sessions than all of its training time")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,7 +192,6 @@ class AdaptationConfig(Section):
     vo2_build_days: float = param(lo=1.0, hi=1000.0)
     vo2_detraining_days: float = param(lo=1.0, hi=1000.0)
     high_intensity_fatigue: float = param(lo=0.0, hi=10.0)
-    habitual_if: float = param(lo=0.3, hi=1.2)
     tolerance_days: float = param(lo=1.0, hi=365.0)
     tolerance_floor_tss: float = param(lo=0.1, hi=200.0)
     fatigue_cost: float = param(lo=0.0, hi=1.0)

@@ -64,11 +64,14 @@ from coachrl.sim.sessions import (
     AEROBIC_BASE,
     HARD,
     HIGH_ZONE,
+    HIIT,
     INJURY_WEIGHTS,
     INTENSITY_FACTORS,
     NUM_ZONES,
     REST,
+    TEMPO,
     ZONE_FRACTIONS,
+    habitual_session_shares,
     lookup,
     tss,
 )
@@ -218,18 +221,26 @@ def tested_performance(phys: Physiology, params: AthleteParams,
     return performance(phys, params, config)
 
 
-def habitual_zone_minutes(params: AthleteParams, config: WorldConfig) -> jnp.ndarray:
-    """Minutes a day in each domain of the athlete's usual training ([NUM_ZONES])."""
-    minutes = params.initial_ctl / (config.adaptation.habitual_if ** 2 * 100.0) * 60.0
-    threshold, high = params.habitual_threshold, params.habitual_high
-    easy = 1.0 - threshold - high  # warmed up and cooled down as an aerobic-base session is
-    recovery = easy * ZONE_FRACTIONS[AEROBIC_BASE][0]
-    return minutes * jnp.stack([recovery, easy - recovery, threshold, high], axis=-1)
+def habitual_zone_minutes(params: AthleteParams) -> jnp.ndarray:
+    """Minutes a day in each domain of the athlete's usual training ([NUM_ZONES]).
+
+    The usual training is aerobic-base, tempo and HIIT sessions in the shares that put
+    `habitual_threshold` and `habitual_high` of the time in those domains
+    (`sessions.habitual_session_shares`), for `initial_ctl` TSS a day:
+    minutes = 60 CTL / (100 sum_i share_i IF_i^2).
+    """
+    shares = jnp.stack(habitual_session_shares(params.habitual_threshold,
+                                               params.habitual_high), axis=-1)
+    kinds = (AEROBIC_BASE, TEMPO, HIIT)
+    if2 = jnp.asarray([INTENSITY_FACTORS[k] ** 2 for k in kinds], jnp.float32)
+    minutes = 60.0 * params.initial_ctl / (100.0 * jnp.sum(shares * if2, axis=-1))
+    zones = jnp.asarray([ZONE_FRACTIONS[k] for k in kinds], jnp.float32)  # [3, NUM_ZONES]
+    return minutes[..., None] * (shares @ zones)
 
 
 def initial_physiology(params: AthleteParams, config: WorldConfig) -> Physiology:
     """Steady state of an athlete who has trained `initial_ctl` TSS a day for months."""
-    habitual = habitual_zone_minutes(params, config)
+    habitual = habitual_zone_minutes(params)
     volume_dose, intensity_dose = daily_doses(habitual, config)  # months of it: the EMAs' value
     aerobic, vo2 = capacity_targets(volume_dose, intensity_dose, params, config)
     w = params.initial_ctl + config.adaptation.high_intensity_fatigue * habitual[..., HIGH_ZONE]

@@ -39,6 +39,7 @@ EASY_ZONE = (0.45, 0.55)  # warm-up, cool-down and interval recoveries: fraction
 # an easy spin is not endurance training (Coggan & Allen 2010, zone 1 "active recovery").
 ZONE_NAMES: tuple[str, ...] = ("recovery", "low", "threshold", "high")
 ZONE_EDGES = (0.56, 0.76, 1.0)  # fraction of threshold power where each domain above begins
+THRESHOLD_ZONE = ZONE_NAMES.index("threshold")
 HIGH_ZONE = ZONE_NAMES.index("high")
 NUM_ZONES = len(ZONE_NAMES)
 
@@ -113,6 +114,19 @@ def zone_fractions(session: SessionType) -> tuple[float, ...]:
 
 ZONE_FRACTIONS: tuple[tuple[float, ...], ...] = tuple(
     zone_fractions(s) for s in SESSION_TYPES)  # [session type, zone]
+
+
+def habitual_session_shares(threshold_share, high_share):
+    """Shares of usual training time in (aerobic base, tempo, HIIT) sessions.
+
+    An athlete's usual training is made of the catalogue's sessions: the time in the
+    threshold domain comes in tempo sessions and the time above LT2 in HIIT sessions, each
+    with its warm-up, cool-down and recoveries; the rest is aerobic base. Works on floats
+    and arrays; the shares sum to 1 when the domain shares fit in the time.
+    """
+    tempo = threshold_share / ZONE_FRACTIONS[TEMPO][THRESHOLD_ZONE]
+    hiit = high_share / ZONE_FRACTIONS[HIIT][HIGH_ZONE]
+    return 1.0 - tempo - hiit, tempo, hiit
 
 
 def lookup(table, index):

@@ -30,6 +30,7 @@ Day = tuple[str, float]  # (session type name, minutes)
 Week = tuple[Day, ...]  # 7 days, Monday first
 
 VOLUME_RANGE = (0.25, 3.0)  # a relative arm's weekly volume: multiples of the written week
+MAX_OWED_MIN = 60.0  # most minutes the duration buckets may owe (or be ahead) at a time
 
 
 def week(*days: Day) -> Week:
@@ -86,12 +87,16 @@ def repeat(w: Week, n: int) -> tuple[Week, ...]:
 class CalendarState(NamedTuple):
     day: jnp.ndarray  # i32, days followed so far
     start_ctl: jnp.ndarray  # f32, the athlete's CTL on day 0 (a relative arm's scale)
+    owed: jnp.ndarray  # f32, minutes the duration buckets left out so far (carried forward)
 
 
 def calendar_policy(config: WorldConfig, arm: Arm) -> Policy:
     """Follows `arm` day by day (habits at their goal), through the shared safety mask.
 
-    After the last written day the calendar's last week repeats.
+    A day's minutes go to the nearest duration bucket and what the bucket leaves out is
+    carried to the next session (error diffusion, capped at `MAX_OWED_MIN`), so a scaled
+    week keeps its written volume. After the last written day the calendar's last week
+    repeats.
     """
     names = feature_names(config)
     i_ctl = names.index("ctl")
@@ -112,19 +117,24 @@ def calendar_policy(config: WorldConfig, arm: Arm) -> Policy:
         session = jnp.sum(jnp.where(hot, sessions, 0))
         scale = jnp.sum(jnp.where(hot, volume / written, 0.0)) * start_ctl if relative else 1.0
         scale = jnp.clip(scale, *VOLUME_RANGE) if relative else scale
-        target = jnp.sum(jnp.where(hot, minutes, 0.0)) * scale
+        written_min = jnp.sum(jnp.where(hot, minutes, 0.0)) * scale
+        trains = written_min > 0
+        target = written_min + jnp.where(trains, state.owed, 0.0)
         duration = jnp.argmin(jnp.abs(durations - target)).astype(jnp.int32)
-        session = jnp.where(target > 0, session, REST)
+        chosen = jnp.sum(jnp.where(jnp.arange(durations.size) == duration, durations, 0.0))
+        owed = jnp.where(trains, jnp.clip(target - chosen, -MAX_OWED_MIN, MAX_OWED_MIN),
+                         state.owed)
+        session = jnp.where(trains, session, REST)
         action = jnp.concatenate([jnp.stack([session, duration]).astype(jnp.int32),
                                   jnp.asarray(goals, jnp.int32)])
         action = nearest_allowed(action, obs["action_mask"], nvec)[0]
-        return action, CalendarState(state.day + 1, start_ctl)
+        return action, CalendarState(state.day + 1, start_ctl, owed)
 
     def init(key: jax.Array) -> CalendarState:
-        return CalendarState(jnp.int32(0), jnp.float32(0.0))
+        return CalendarState(jnp.int32(0), jnp.float32(0.0), jnp.float32(0.0))
 
     return Policy(f"calendar:{arm.name}", init, step)
 
 
-__all__ = ["Arm", "CalendarState", "Day", "REST_WEEK", "VOLUME_RANGE", "Week",
+__all__ = ["Arm", "CalendarState", "Day", "MAX_OWED_MIN", "REST_WEEK", "VOLUME_RANGE", "Week",
            "calendar_policy", "repeat", "week", "week_load"]

@@ -58,6 +58,13 @@ class TrialResult(NamedTuple):
         return self.checks[0]
 
 
+# Trials report their completers, who did (nearly) every session: HERITAGE kept those who
+# completed 57 of its 60 sessions (Bouchard et al. 1999), and supervised studies such as Aubry
+# et al. 2014 log the training done. A cohort's athletes draw their completion logit here
+# (sigmoid 3.0 ~ 95 % of sessions done in full on an ordinary day) unless it is free-living.
+PER_PROTOCOL_COMPLETION = (3.0, 3.5)
+
+
 @dataclasses.dataclass(frozen=True)
 class Cohort:
     """A population of a trial and what it does: calendar arms or a baseline coach."""
@@ -67,6 +74,8 @@ class Cohort:
     arms: tuple[Arm, ...] = ()
     baseline: str | None = None  # a baseline coach instead of calendars
     days: int | None = None  # season length; default: the longest arm
+    # the completion logit range of the cohort's athletes; None: their archetype's own
+    completion: tuple[float, float] | None = PER_PROTOCOL_COMPLETION
 
     @property
     def season_days(self) -> int:
@@ -372,7 +381,8 @@ TRIALS: tuple[Trial, ...] = (
           "tested performance after 180 days of the polarised baseline",
           "beginners gain most, elites least — accept beginners +8…+20 %, elites +0.5…+3 %, "
           "intermediate and advanced in between",
-          (Cohort("levels", {name: 0.25 for name in LEVELS}, baseline="polarized", days=180),),
+          (Cohort("levels", {name: 0.25 for name in LEVELS}, baseline="polarized", days=180,
+                  completion=None),),
           _season_checks),
 )
 TRIAL_IDS: tuple[str, ...] = tuple(t.id for t in TRIALS)
@@ -382,7 +392,8 @@ TRIAL_IDS: tuple[str, ...] = tuple(t.id for t in TRIALS)
 
 
 def cohort_config(config: WorldConfig, cohort: Cohort) -> WorldConfig:
-    """The evaluation world for a cohort: its season length, no race, its archetype mix."""
+    """The evaluation world for a cohort: its season length, no race, its archetype mix
+    and, for per-protocol completers, their completion."""
     names = config.population.archetype_names
     unknown = set(cohort.population) - set(names)
     if unknown:
@@ -390,8 +401,12 @@ def cohort_config(config: WorldConfig, cohort: Cohort) -> WorldConfig:
                          f"(the world has {', '.join(names)})")
     weights = tuple(float(cohort.population.get(name, 0.0)) for name in names)
     world = evaluation_config(config, cohort.season_days, race_probability=0.0)
+    archetypes = world.population.archetypes
+    if cohort.completion is not None:
+        archetypes = tuple(dataclasses.replace(a, completion=tuple(cohort.completion))
+                           for a in archetypes)
     return dataclasses.replace(world, population=dataclasses.replace(
-        world.population, heldout_weights=weights))
+        world.population, heldout_weights=weights, archetypes=archetypes))
 
 
 def cohort_policies(config: WorldConfig, cohort: Cohort) -> dict[str, Policy]:
