@@ -13,7 +13,7 @@ from coachrl.evaluation import (
     metrics_table,
     run_policies,
 )
-from coachrl.evaluation.metrics import METRIC_NAMES
+from coachrl.evaluation.metrics import METRIC_NAMES, light_weeks_pct, taper_pct
 
 CONFIG = default_world_config()  # durations 20, 30, 45, 60, 90, 120, 180 min
 REST, ACTIVE, AEROBIC, STRENGTH, TEMPO, HIIT = range(6)
@@ -121,3 +121,16 @@ def test_evaluate_picks_the_best_baseline_as_reference():
     assert (result.metrics.violations == 0).all()  # baselines keep to the masks
     with pytest.raises(ValueError, match="at least 1 athlete"):
         evaluate(policies, CONFIG, num_athletes=0, days=21)
+
+
+def test_light_weeks_and_taper_by_hand():
+    # Weeks of 420, 420, 420, 280 (2/3: lighter), 420 (not: 420 > 0.8 x 373) minutes.
+    weeks = [60.0] * 21 + [40.0] * 7 + [60.0] * 7
+    minutes = np.asarray([weeks, [60.0] * 35])
+    assert light_weeks_pct(minutes) == pytest.approx([50.0, 0.0])
+    assert np.isnan(light_weeks_pct(minutes[:, :21])).all()  # under 4 weeks: cannot tell
+    # 28 days at 60 min, then 10 at 30 before a race on day 38: 50 %; no race: NaN.
+    season = np.asarray([[60.0] * 28 + [30.0] * 10 + [0.0] * 4] * 3)
+    out = taper_pct(season, np.asarray([38, -1, 20]))
+    assert out[0] == pytest.approx(50.0)
+    assert np.isnan(out[1]) and np.isnan(out[2])

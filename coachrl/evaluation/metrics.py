@@ -20,6 +20,11 @@ Outcomes that matter to an athlete, not reward:
                       % of the training time done in each intensity domain (time in zone,
                       from the sessions' structured steps): the plan's intensity distribution
   <session>_pct       % of days each session type was prescribed (the action distribution)
+  light_weeks_pct     % of weeks (from the 4th) with under LIGHT_WEEK x the minutes of the 3
+                      before: how often the plan eases off (a coach's recovery week)
+  taper_volume_pct    minutes a day over the TAPER_DAYS before the race, % of those over the
+                      TAPER_BASE_DAYS before them (< 100: volume down; NaN without a race)
+  taper_intensity_pct the same for minutes at threshold and above (~100: intensity kept)
 """
 
 from __future__ import annotations
@@ -58,8 +63,21 @@ METRICS: tuple[Metric, ...] = (
     Metric("low_time_pct", "time at low intensity (%)", None),
     Metric("threshold_time_pct", "time at threshold (%)", None),
     Metric("high_time_pct", "time at high intensity (%)", None),
+    Metric("light_weeks_pct", "lighter weeks (%)", None),
+    Metric("taper_volume_pct", "taper volume (% of before)", None),
+    Metric("taper_intensity_pct", "taper intensity time (% of before)", None),
 ) + tuple(Metric(f"{name}_pct", f"{name.replace('_', ' ')} days (%)", None)
           for name in SESSION_NAMES)
+
+# Plan realism: a lighter week has under 80 % of the minutes of the 3 before it (a 3:1
+# mesocycle's recovery week is ~60-70 %); a taper is read over the last 10 days before a race
+# against the 4 weeks before those (Bosquet et al. 2007: volume -41...60 %, intensity kept).
+LIGHT_WEEK = 0.8
+TAPER_DAYS = 10
+TAPER_BASE_DAYS = 28
+REALISM: tuple[str, ...] = ("hours_per_week", "low_time_pct", "threshold_time_pct",
+                            "high_time_pct", "light_weeks_pct", "taper_volume_pct",
+                            "taper_intensity_pct")
 
 PRIMARY = "gain_pct"
 METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in METRICS)
@@ -72,6 +90,30 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1),
                         np.nan)
+
+
+def light_weeks_pct(minutes: np.ndarray) -> np.ndarray:
+    """% of weeks, from the 4th, with under LIGHT_WEEK x the mean minutes of the 3 before."""
+    weeks = minutes.shape[1] // 7
+    if weeks < 4:
+        return np.full(minutes.shape[0], np.nan)
+    weekly = minutes[:, :7 * weeks].reshape(minutes.shape[0], weeks, 7).sum(axis=2)
+    before = np.stack([weekly[:, k - 3:k].mean(axis=1) for k in range(3, weeks)], axis=1)
+    light = (weekly[:, 3:] < LIGHT_WEEK * before) & (before > 0)
+    return 100.0 * light.mean(axis=1)
+
+
+def taper_pct(minutes: np.ndarray, race_day: np.ndarray) -> np.ndarray:
+    """Minutes a day over the TAPER_DAYS before each race, % of those over the TAPER_BASE_DAYS
+    before them; NaN without a race (or one too early in the season to tell)."""
+    out = np.full(minutes.shape[0], np.nan)
+    for i, race in enumerate(np.asarray(race_day)):
+        if race < TAPER_DAYS + TAPER_BASE_DAYS:
+            continue
+        taper = minutes[i, race - TAPER_DAYS:race].mean()
+        base = minutes[i, race - TAPER_DAYS - TAPER_BASE_DAYS:race - TAPER_DAYS].mean()
+        out[i] = 100.0 * taper / base if base > 0 else np.nan
+    return out
 
 
 def athlete_metrics(traj: Trajectory, config: WorldConfig) -> dict[str, np.ndarray]:
@@ -104,6 +146,10 @@ def athlete_metrics(traj: Trajectory, config: WorldConfig) -> dict[str, np.ndarr
         out[f"{name}_time_pct"] = 100.0 * _ratio(traj.zone_minutes[..., k].sum(axis=1), zone_total)
     for k, name in enumerate(SESSION_NAMES):
         out[f"{name}_pct"] = 100.0 * np.mean(session == k, axis=1)
+    hard_minutes = traj.zone_minutes[..., ZONE_NAMES.index("threshold"):].sum(axis=-1)
+    out["light_weeks_pct"] = light_weeks_pct(traj.minutes)
+    out["taper_volume_pct"] = taper_pct(traj.minutes, traj.race_day)
+    out["taper_intensity_pct"] = taper_pct(hard_minutes, traj.race_day)
     return {name: np.asarray(out[name], np.float64) for name in METRIC_NAMES}
 
 
@@ -119,5 +165,6 @@ def metrics_table(trajectories: dict[str, Trajectory], config: WorldConfig) -> p
     return pd.concat(frames, ignore_index=True)
 
 
-__all__ = ["HEADLINE", "METRICS", "METRIC_NAMES", "Metric", "PRIMARY", "athlete_metrics",
-           "metrics_table"]
+__all__ = ["HEADLINE", "LIGHT_WEEK", "METRICS", "METRIC_NAMES", "Metric", "PRIMARY", "REALISM",
+           "TAPER_BASE_DAYS", "TAPER_DAYS", "athlete_metrics", "light_weeks_pct",
+           "metrics_table", "taper_pct"]

@@ -17,7 +17,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from coachrl.evaluation.metrics import HEADLINE, METRICS, PRIMARY
+from coachrl.evaluation.metrics import (
+    HEADLINE,
+    LIGHT_WEEK,
+    METRICS,
+    PRIMARY,
+    REALISM,
+    TAPER_BASE_DAYS,
+    TAPER_DAYS,
+)
 from coachrl.files import write_atomic
 
 ALPHA = 0.05
@@ -146,6 +154,21 @@ def _archetype_section(metrics: pd.DataFrame) -> list[str]:
     return [f"## {_BY_NAME[PRIMARY].label} by archetype (mean)", "", _markdown_table(means), ""]
 
 
+def _realism_section(metrics: pd.DataFrame) -> list[str]:
+    """Plan realism by archetype: hours, intensity distribution, lighter weeks, taper."""
+    columns = [name for name in REALISM if name in metrics.columns]
+    if "archetype" not in metrics.columns or not columns:
+        return []
+    means = metrics.groupby(["policy", "archetype"], sort=False)[columns].mean()
+    means = means.map(lambda v: _number(v, ".1f")).reset_index()
+    means.columns = ["policy", "archetype"] + [_BY_NAME[c].label for c in columns]
+    return ["## Plan realism by archetype (mean)", "",
+            "Time in each domain is % of the training time done; a lighter week has under "
+            f"{100 * LIGHT_WEEK:g} % of the minutes of the 3 before it; the taper columns "
+            f"compare the {TAPER_DAYS} days before a race with the {TAPER_BASE_DAYS} before "
+            "those (seasons with a race).", "", _markdown_table(means.set_index("policy")), ""]
+
+
 def _setup_value(value: object) -> str:
     if isinstance(value, Mapping):
         return ", ".join(f"{k}={v}" for k, v in value.items())
@@ -177,6 +200,7 @@ def write_report(path: str | os.PathLike, summary: pd.DataFrame, metrics: pd.Dat
               _markdown_table(comparison_table(summary, headline)), ""]
     lines += _paired_section(summary, reference, headline)
     lines += _archetype_section(metrics)
+    lines += _realism_section(metrics)
     if plots:
         lines += ["## Plots", ""]
         for plot in plots:
