@@ -75,9 +75,9 @@ METRICS: tuple[Metric, ...] = (
 LIGHT_WEEK = 0.8
 TAPER_DAYS = 10
 TAPER_BASE_DAYS = 28
-REALISM: tuple[str, ...] = ("hours_per_week", "low_time_pct", "threshold_time_pct",
-                            "high_time_pct", "light_weeks_pct", "taper_volume_pct",
-                            "taper_intensity_pct")
+REALISM: tuple[str, ...] = ("hours_per_week", "recovery_time_pct", "low_time_pct",
+                            "threshold_time_pct", "high_time_pct", "light_weeks_pct",
+                            "taper_volume_pct", "taper_intensity_pct")
 
 PRIMARY = "gain_pct"
 METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in METRICS)
