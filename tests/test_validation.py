@@ -21,7 +21,17 @@ from coachrl.validation.protocols import (
     week,
     week_load,
 )
-from coachrl.validation.trials import TRIAL_IDS, Check, TrialResult, change, select, summary_json
+from coachrl.validation.trials import (
+    PER_PROTOCOL_COMPLETION,
+    TRIAL_IDS,
+    Check,
+    Cohort,
+    TrialResult,
+    change,
+    cohort_config,
+    select,
+    summary_json,
+)
 
 CFG = default_world_config()
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,6 +88,20 @@ def test_a_scaled_calendar_carries_what_the_buckets_leave_out():
     assert [m for s, m in days[7:] if s != REST] == [45.0, 120.0, 60.0, 120.0]
     total = sum(m for s, m in days if s != REST)
     assert abs(total - 2 * 396.0) <= MAX_OWED_MIN
+
+
+def test_a_cohort_sets_its_mix_its_season_and_per_protocol_completion():
+    arm = Arm("as written", (WEEK,) * 3)
+    trial = cohort_config(CFG, Cohort("c", {"advanced": 1.0}, (arm,)))
+    assert trial.episode.max_days == 21 and trial.episode.race_probability == 0.0
+    names = CFG.population.archetype_names
+    assert trial.population.heldout_weights == tuple(float(n == "advanced") for n in names)
+    assert all(a.completion == PER_PROTOCOL_COMPLETION for a in trial.population.archetypes)
+    free = cohort_config(CFG, Cohort("c", {"advanced": 1.0}, (arm,), completion=None))
+    assert [a.completion for a in free.population.archetypes] == [
+        a.completion for a in CFG.population.archetypes]
+    with pytest.raises(ValueError, match="unknown archetypes"):
+        cohort_config(CFG, Cohort("c", {"pro": 1.0}, (arm,)))
 
 
 def test_change_between_two_tests_by_hand():
