@@ -61,15 +61,13 @@ from coachrl.sim.features import History, readiness
 from coachrl.sim.population import AthleteParams
 from coachrl.sim.sessions import (
     ACTIVE_RECOVERY,
-    AEROBIC_BASE,
+    HABITUAL_SESSIONS,
     HARD,
     HIGH_ZONE,
-    HIIT,
     INJURY_WEIGHTS,
     INTENSITY_FACTORS,
     NUM_ZONES,
     REST,
-    TEMPO,
     ZONE_FRACTIONS,
     habitual_session_shares,
     lookup,
@@ -231,10 +229,9 @@ def habitual_zone_minutes(params: AthleteParams) -> jnp.ndarray:
     """
     shares = jnp.stack(habitual_session_shares(params.habitual_threshold,
                                                params.habitual_high), axis=-1)
-    kinds = (AEROBIC_BASE, TEMPO, HIIT)
-    if2 = jnp.asarray([INTENSITY_FACTORS[k] ** 2 for k in kinds], jnp.float32)
+    if2 = jnp.asarray([INTENSITY_FACTORS[k] ** 2 for k in HABITUAL_SESSIONS], jnp.float32)
     minutes = 60.0 * params.initial_ctl / (100.0 * jnp.sum(shares * if2, axis=-1))
-    zones = jnp.asarray([ZONE_FRACTIONS[k] for k in kinds], jnp.float32)  # [3, NUM_ZONES]
+    zones = jnp.asarray([ZONE_FRACTIONS[k] for k in HABITUAL_SESSIONS], jnp.float32)  # [3, Z]
     return minutes[..., None] * (shares @ zones)
 
 

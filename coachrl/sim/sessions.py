@@ -116,8 +116,11 @@ ZONE_FRACTIONS: tuple[tuple[float, ...], ...] = tuple(
     zone_fractions(s) for s in SESSION_TYPES)  # [session type, zone]
 
 
+HABITUAL_SESSIONS = (AEROBIC_BASE, TEMPO, HIIT)  # what usual training is made of
+
+
 def habitual_session_shares(threshold_share, high_share):
-    """Shares of usual training time in (aerobic base, tempo, HIIT) sessions.
+    """Shares of usual training time in the HABITUAL_SESSIONS (aerobic base, tempo, HIIT).
 
     An athlete's usual training is made of the catalogue's sessions: the time in the
     threshold domain comes in tempo sessions and the time above LT2 in HIIT sessions, each
