@@ -17,7 +17,6 @@ writes today's structured workout as JSON. Exits 2 on bad input.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import json
 import sys
@@ -25,9 +24,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from coachrl.files import check_writable, write_atomic
-
-RECENT = dt.timedelta(days=7)  # the reasons name implausible readings of the last week,
-RECENT_NOTES = 3  # at most this many
 
 
 class UsageError(Exception):
@@ -45,15 +41,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workout-file", default=None,
                         help="write today's structured workout (JSON) here")
     return parser.parse_args(argv)
-
-
-def initial_ctl(days, config) -> float:
-    """The athlete's load before the log: the mean daily TSS of its first 28 days."""
-    from coachrl.coach.features import record_of, with_gaps_filled
-
-    first = with_gaps_filled(days)[:28]
-    return float(sum(float(record_of(d, config).tss) for d in first) / len(first)) \
-        if first else 0.0
 
 
 def ics(plans, athlete_id: str) -> str:
@@ -85,9 +72,8 @@ def table(plan, week) -> str:
 
 def run(args: argparse.Namespace) -> dict:
     from coachrl.checkpoint import CheckpointError
-    from coachrl.coach.features import history_from_log, screened
-    from coachrl.coach.plan import outlook
-    from coachrl.coach.store import LoggedDay, StoreError, open_store
+    from coachrl.coach.daily import today_plan
+    from coachrl.coach.store import StoreError, open_store
     from coachrl.training.checkpoints import load_coach
 
     try:
@@ -98,36 +84,17 @@ def run(args: argparse.Namespace) -> dict:
         coach = load_coach(args.checkpoint)
     except (CheckpointError, OSError) as error:
         raise UsageError(f"--checkpoint {args.checkpoint}: {error}") from None
-    config = coach.config.world
-    try:
-        store = open_store(args.db)
-        athlete = store.athlete(args.athlete)
-        logged = store.days(args.athlete, end=date)
-    except StoreError as error:
-        raise UsageError(str(error)) from None
     for flag, path in (("--ics", args.ics), ("--workout-file", args.workout_file)):
         try:
             if path:  # checked before anything is written
                 check_writable(Path(path).resolve().parent)
         except OSError as error:
             raise UsageError(f"{flag} {path}: cannot write there ({error})") from None
-    checked = [screened(day) for day in logged]  # implausible readings become missing
-    past = [day for day, _ in checked if day.date < date]
-    today, today_notes = next(((day, notes) for day, notes in checked if day.date == date),
-                              (LoggedDay(date), []))
-    recent = [note for day, notes in checked if date - RECENT <= day.date < date
-              for note in notes]
-    history = history_from_log(past, config, initial_ctl(past, config), today=today)
-    week = outlook(coach.policy, config, history, athlete, date, days=7,
-                   cautious=bool(today_notes))
-    extra = today_notes + recent[-RECENT_NOTES:]
-    if not past:
-        extra.append("no logged days before today: the plan starts from a neutral history")
-    plan = dataclasses.replace(week[0], reasons=week[0].reasons + tuple(extra))
-    result = {**plan.to_json(), "minutes": plan.minutes,
-              "outlook": [p.to_json() for p in week[1:]], "athlete": args.athlete,
-              "coach": str(coach.path)}
-    store.write_plan(args.athlete, date, result)
+    try:
+        daily = today_plan(open_store(args.db), coach, args.athlete, date)
+    except StoreError as error:
+        raise UsageError(str(error)) from None
+    plan, week, result = daily.plan, daily.week, daily.result
     if args.ics:
         write_atomic(args.ics, ics(week, args.athlete))
     if args.workout_file:
