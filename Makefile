@@ -37,21 +37,12 @@ test-slow: setup
 lint: setup
 	.venv/bin/ruff check $(wildcard coachrl tests scripts launch)
 
-# The demo: a season per archetype, a PPO coach trained for DEMO_MINUTES, the coach against
-# every baseline on 200 held-out athletes, then today's plan for a demo athlete's 60-day log.
-# runs/demo/coach and runs/demo/coach.db are the demo's own run and store.
+# The demo (`coachrl demo`): a season per archetype, a PPO coach trained for DEMO_MINUTES,
+# the coach against every baseline on 200 held-out athletes, then today's plan for a demo
+# athlete's 60-day log. runs/demo/coach and runs/demo/coach.db are the demo's own run and store.
 DEMO_MINUTES ?= 4
 demo: setup
-	$(PY) scripts/demo.py --out runs/demo
-	rm -rf runs/demo/coach
-	$(PY) launch/train_local.py --workdir runs/demo/coach --set trainer.max_minutes=$(DEMO_MINUTES)
-	$(PY) scripts/evaluate.py --checkpoint runs/demo/coach --out runs/demo/evaluation
-	rm -f runs/demo/coach.db
-	$(PY) scripts/make_demo_log.py --db sqlite:///runs/demo/coach.db
-	$(PY) scripts/daily_inference.py --checkpoint runs/demo/coach --athlete demo \
-		--db sqlite:///runs/demo/coach.db --ics runs/demo/week.ics \
-		--workout-file runs/demo/workout.json
-	@echo "demo store: runs/demo/coach.db (athlete 'demo'); coach: runs/demo/coach"
+	$(PY) -m coachrl.cli demo --out runs/demo --minutes $(DEMO_MINUTES) --retrain
 
 # The virtual trials (published training studies) on the default world: table, report, forest
 # plot in runs/validation; exits 1 when a trial fails. VALIDATE_ATHLETES per arm.

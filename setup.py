@@ -50,6 +50,8 @@ setup(
         "psycopg[binary]",
         "fastapi",
         "uvicorn",
+        "httptools",
+        "uvloop",
         "python-multipart",
         "garmin-fit-sdk",
         "icalendar",

@@ -3,67 +3,14 @@
     scripts/validate_world.py [--athletes 200] [--seed 0] [--out runs/validation]
                               [--trials stoggl2014,detraining] [--config RUN.yaml]
 
-Prints a table (study · published · simulated mean [95 % CI] · pass), writes
-report.md, results.json and forest.png to --out, and prints as its last line one
-JSON object {"trials": {...}, "passed": n, "total": m}. Exits 1 when a trial fails.
+A thin wrapper of `coachrl.cli.validate` (`coachrl validate`): a table, report.md,
+results.json and forest.png in --out, and one JSON object as the last line.
+Exits 1 when a trial fails, 2 on bad input.
 """
 
-from __future__ import annotations
-
-import argparse
-import json
 import sys
-import time
 
-from coachrl.config import ConfigError, load_world
-from coachrl.files import check_writable, write_atomic
-from coachrl.validation.report import forest_plot, table, write_report
-from coachrl.validation.trials import TRIAL_IDS, run_trials, summary_json
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--athletes", type=int, default=200,
-                        help="held-out athletes per trial arm (default 200)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of athletes and noise")
-    parser.add_argument("--out", default="runs/validation", help="folder for the report")
-    parser.add_argument("--trials", default="",
-                        help=f"comma-separated trial ids (default all: {','.join(TRIAL_IDS)})")
-    parser.add_argument("--config", default=None,
-                        help="a run or world YAML file (default configs/world/default.yaml)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a world key, e.g. --set "
-                        "adaptation.fatigue_cost=0.05 (repeatable)")
-    args = parser.parse_args(argv)
-    if args.athletes < 2:
-        parser.error(f"--athletes: {args.athletes}; need at least 2 for a confidence interval")
-    ids = [i.strip() for i in args.trials.split(",") if i.strip()]
-    unknown = [i for i in ids if i not in TRIAL_IDS]
-    if unknown:
-        parser.error(f"--trials: unknown {', '.join(unknown)}; choose from {', '.join(TRIAL_IDS)}")
-    try:
-        out = check_writable(args.out)
-    except OSError as error:
-        parser.error(f"--out: cannot write to {args.out}: {error}")
-    try:
-        config, _ = load_world(args.config, args.overrides)
-    except (ConfigError, OSError) as error:
-        parser.error(f"--config: {error}")
-
-    start = time.time()
-    results = run_trials(config, args.athletes, args.seed, ids or None,
-                         progress=lambda tid: print(f"running {tid} "
-                                                    f"({time.time() - start:.0f} s)", flush=True))
-    print(table(results))
-    summary = summary_json(results)
-    write_atomic(out / "results.json", json.dumps(summary, indent=2, ensure_ascii=False))
-    write_report(results, out / "report.md", athletes=args.athletes, seed=args.seed)
-    forest_plot(results, out / "forest.png")
-    print(f"{summary['passed']}/{summary['total']} trials pass ({time.time() - start:.0f} s); "
-          f"report: {out / 'report.md'}")
-    print(json.dumps(summary, ensure_ascii=False))
-    return 0 if summary["passed"] == summary["total"] else 1
-
+from coachrl.cli.validate import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -66,6 +66,26 @@ def test_record_of_sums_sessions_under_the_hardest_type():
     assert float(morning.minutes) == 0.0 and morning.habits.sum() == 0.0
 
 
+def test_record_of_uses_logged_tss_and_time_in_zone_when_present():
+    # 60 min aerobic base with a device's TSS 55 and zones (10, 45, 5, 0) min, plus 30 min
+    # tempo with nothing logged: TSS 0.5 h x 0.85^2 x 100 = 36.125 and the catalogue's
+    # tempo split (0.4 easy, 0.6 threshold) = (12, 0, 18, 0) min.
+    day = LoggedDay(START, sessions=(("aerobic_base", 60.0, 3.0, 55.0, (10.0, 45.0, 5.0, 0.0)),
+                                     ("tempo", 30.0, 6.0)))
+    record = record_of(day, CONFIG)
+    assert SESSION_NAMES[int(record.session)] == "tempo" and float(record.minutes) == 90.0
+    assert float(record.tss) == pytest.approx(55.0 + 36.125)
+    np.testing.assert_allclose(record.zone_minutes, [22.0, 45.0, 23.0, 0.0], rtol=1e-6)
+    # A logged TSS alone keeps the catalogue's zones, and logged zones alone the type's TSS.
+    only_tss = record_of(LoggedDay(START, sessions=(("tempo", 30.0, None, 40.0),)), CONFIG)
+    assert float(only_tss.tss) == 40.0
+    np.testing.assert_allclose(only_tss.zone_minutes, [12.0, 0.0, 18.0, 0.0], rtol=1e-6)
+    only_zones = record_of(LoggedDay(START, sessions=(
+        ("tempo", 30.0, None, None, (5.0, 5.0, 20.0, 0.0)),)), CONFIG)
+    assert float(only_zones.tss) == pytest.approx(36.125)
+    np.testing.assert_allclose(only_zones.zone_minutes, [5.0, 5.0, 20.0, 0.0])
+
+
 def test_gaps_become_empty_days_and_order_is_checked():
     days = with_gaps_filled([LoggedDay(START, hrv_ms=50.0),
                              LoggedDay(START + dt.timedelta(days=3), hrv_ms=60.0)])

@@ -45,8 +45,9 @@ DOCTYPE declaring entities, and a file whose root is not `HealthData`.
 
 `read_export(path, start, end)` returns (days sorted by date, warnings);
 `import_export(store, athlete_id, path)` reads the whole file first, then logs its days in
-one transaction (source `apple_health`) and returns how many were new. Re-importing the
-same export is a no-op (the store is idempotent).
+one transaction (source `apple_health`), merged into days already logged under the store's
+rule (`coachrl.coach.store`), and returns how many were new or changed. Re-importing the
+same export is a no-op.
 """
 
 from __future__ import annotations
@@ -310,8 +311,9 @@ def read_export(path: str | Path, start: dt.date | None = None,
 
 def import_export(store: Store, athlete_id: str, path: str | Path) -> int:
     """Reads the whole export at `path` first (AppleHealthError writes nothing), then logs its
-    days for the athlete in one transaction (source `apple_health`). Returns the number of
-    new days; re-importing the same export returns 0. A day that differs from one already
-    logged is refused by the store (StoreError) and nothing is written."""
+    days for the athlete in one transaction (source `apple_health`), merged under the store's
+    rule. Returns the number of new or changed days; re-importing the same export returns 0.
+    A value that conflicts with one already logged is refused by the store (StoreError) and
+    nothing is written."""
     days, _warnings = read_export(path)
     return store.log_days(athlete_id, days, source=SOURCE)

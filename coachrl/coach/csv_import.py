@@ -29,9 +29,11 @@ editor: the header is line 1) and the field, e.g. `log.csv, line 7, hrv_ms: 'abc
 number`. The file is only parsed as text with the `csv` module; nothing in it is evaluated.
 
 `read_csv(path)` returns the days; `import_csv(store, athlete_id, path)` validates the whole
-file first (a bad row writes nothing), then logs the days with source `csv:<file name>` and
-returns how many were new. Re-importing the same file is a no-op (the store is idempotent);
-a file that changes an already logged day is refused by the store (`StoreError`).
+file first (a bad row writes nothing), then logs the days with source `csv:<file name>`,
+merged into days already logged under the store's rule (`coachrl.coach.store`), and returns
+how many were new or changed. Re-importing the same file is a no-op; an edited file may add
+to a day (an empty cell filled, another session) but a changed value or session is refused
+by the store (`StoreError`) and nothing is written.
 """
 
 from __future__ import annotations
@@ -225,8 +227,9 @@ def read_csv(path: str | Path) -> list[LoggedDay]:
 
 def import_csv(store: Store, athlete_id: str, path: str | Path) -> int:
     """Reads and validates the whole CSV log at `path`, then logs its days for the athlete
-    in one transaction (source `csv:<file name>`). Returns the number of new days; a bad row
-    (CSVImportError) or a conflict with stored days (StoreError) writes nothing."""
+    in one transaction (source `csv:<file name>`), merged under the store's rule. Returns the
+    number of new or changed days; a bad row (CSVImportError) or a conflict with stored days
+    (StoreError) writes nothing."""
     path = Path(path)
     days = read_csv(path)
     return store.log_days(athlete_id, days, source=f"csv:{path.name}")

@@ -5,9 +5,10 @@
     observation = observe(history, config)   # {features, action_mask}, as in simulation
 
 A logged day becomes a `DailyRecord` (`record_of`): missing readings are NaN; the
-day's sessions are summed (minutes, TSS and time in each intensity domain, from the
-session catalogue's structured steps until the log carries a device's time in zone)
-under the type of the hardest one;
+day's sessions are summed (minutes, TSS and time in each intensity domain) under the
+type of the hardest one. A session's TSS and time in zone are the logged ones (a
+device's) when the log has them, else its type's: TSS from the intensity factor, the
+zones from the session catalogue's structured steps (as in the simulator);
 habits are listed in the world config's order, 0 when not logged. Days missing
 from the log between two logged days count as empty days (nothing worn, nothing
 done). The history is folded with the simulator's own `update_history`, and today's
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 import jax
 import numpy as np
 
-from coachrl.coach.store import PLAUSIBLE, READING_FIELDS, LoggedDay
+from coachrl.coach.store import PLAUSIBLE, READING_FIELDS, DoneSession, LoggedDay
 from coachrl.sim.config import WorldConfig
 from coachrl.sim.features import History, init_history, observe_morning, update_history
 from coachrl.sim.record import DailyRecord, empty_record
@@ -33,6 +34,22 @@ from coachrl.sim.sessions import INTENSITY_FACTORS, SESSION_NAMES, ZONE_FRACTION
 
 def _nan(value: float | None) -> np.float32:
     return np.float32(np.nan if value is None else value)
+
+
+def session_tss(session: DoneSession) -> float:
+    """The session's logged TSS, else its type's: hours x IF^2 x 100."""
+    if session.tss is not None:
+        return session.tss
+    return float(tss(session.minutes, INTENSITY_FACTORS[SESSION_NAMES.index(session.type)]))
+
+
+def session_zone_minutes(session: DoneSession) -> np.ndarray:
+    """The session's logged minutes in each domain (ZONE_NAMES), else the session
+    catalogue's split of its minutes (`coachrl.sim.sessions.ZONE_FRACTIONS`). f32[NUM_ZONES]"""
+    if session.zone_minutes is not None:
+        return np.asarray(session.zone_minutes, np.float32)
+    fractions = ZONE_FRACTIONS[SESSION_NAMES.index(session.type)]
+    return np.asarray(fractions, np.float32) * np.float32(session.minutes)
 
 
 def record_of(day: LoggedDay, config: WorldConfig, morning_only: bool = False,
@@ -45,15 +62,14 @@ def record_of(day: LoggedDay, config: WorldConfig, morning_only: bool = False,
         ill=np.bool_(day.ill), injured=np.bool_(day.injured))
     if morning_only:
         return record
-    done = [(SESSION_NAMES.index(kind), minutes) for kind, minutes, _ in day.sessions
-            if minutes > 0 and kind != "rest"]
+    done = [s for s in day.sessions if s.minutes > 0 and s.type != "rest"]
     if done:
         record = record._replace(
-            session=np.int32(max(index for index, _ in done)),
-            minutes=np.float32(sum(m for _, m in done)),
-            tss=np.float32(sum(tss(m, INTENSITY_FACTORS[index]) for index, m in done)),
-            zone_minutes=np.sum([np.asarray(ZONE_FRACTIONS[index], np.float32) * np.float32(m)
-                                 for index, m in done], axis=0).astype(np.float32))
+            session=np.int32(max(SESSION_NAMES.index(s.type) for s in done)),
+            minutes=np.float32(sum(s.minutes for s in done)),
+            tss=np.float32(sum(session_tss(s) for s in done)),
+            zone_minutes=np.sum([session_zone_minutes(s) for s in done],
+                                axis=0).astype(np.float32))  # [NUM_ZONES]
     habits = [day.habits.get(h.name, 0.0) for h in config.habits.items]
     return record._replace(habits=np.asarray(habits, np.float32),
                            benchmark=_nan(day.benchmark_w))
@@ -131,4 +147,5 @@ def history_from_log(days: Sequence[LoggedDay], config: WorldConfig, initial_ctl
     return history
 
 
-__all__ = ["history_from_log", "logged_day", "record_of", "screened", "with_gaps_filled"]
+__all__ = ["history_from_log", "logged_day", "record_of", "screened", "session_tss",
+           "session_zone_minutes", "with_gaps_filled"]

@@ -36,8 +36,9 @@ names the line and column. The file is only parsed with the `json` module; nothi
 evaluated.
 
 `read_export(path)` returns the days; `import_export(store, athlete_id, path)` validates the
-whole file first (a bad item writes nothing), then logs the days with source `oura` and
-returns how many were new. Re-importing the same file is a no-op (the store is idempotent).
+whole file first (a bad item writes nothing), then logs the days with source `oura`, merged
+into days already logged under the store's rule (`coachrl.coach.store`), and returns how many
+were new or changed. Re-importing the same file is a no-op.
 """
 
 from __future__ import annotations
@@ -263,7 +264,8 @@ def read_export(path: str | Path) -> list[LoggedDay]:
 
 def import_export(store: Store, athlete_id: str, path: str | Path) -> int:
     """Reads and validates the whole Oura export at `path`, then logs its days for the
-    athlete in one transaction (source `oura`). Returns the number of new days; a bad item
-    (OuraImportError) or a conflict with stored days (StoreError) writes nothing."""
+    athlete in one transaction (source `oura`), merged under the store's rule. Returns the
+    number of new or changed days; a bad item (OuraImportError) or a conflict with stored
+    days (StoreError) writes nothing."""
     days = read_export(path)
     return store.log_days(athlete_id, days, source=SOURCE)

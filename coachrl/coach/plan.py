@@ -27,10 +27,25 @@ import numpy as np
 from coachrl.agents.policy import Policy
 from coachrl.coach.store import Athlete
 from coachrl.sim.config import WorldConfig
-from coachrl.sim.features import History, log_day, observe_morning, readiness
+from coachrl.sim.features import (
+    History,
+    Readiness,
+    compute_features,
+    log_day,
+    observe_morning,
+    readiness,
+)
 from coachrl.sim.record import empty_record
-from coachrl.sim.safety import RULE_NAMES, observe, reasons, safety_mask
-from coachrl.sim.sessions import EASY_ZONE, HARD, INTENSITY_FACTORS, REST, SESSION_TYPES, tss
+from coachrl.sim.safety import RULE_NAMES, action_mask, reasons, safety_mask
+from coachrl.sim.sessions import (
+    EASY_HR_ZONE,
+    EASY_ZONE,
+    HARD,
+    INTENSITY_FACTORS,
+    REST,
+    SESSION_TYPES,
+    tss,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,17 +76,17 @@ class Plan:
                 "action": list(self.action)}
 
 
-def zone(session: int, athlete: Athlete | None, fraction: tuple[float, float] | None = None
-         ) -> str:
-    """The session's zone (or `fraction` of threshold) in the athlete's own units."""
+def zone(session: int, athlete: Athlete | None, easy: bool = False) -> str:
+    """The session's main-set zone (`easy`: of its warm-up, cool-down and recoveries) in the
+    athlete's own units: power from the threshold power, else heart rate from LTHR."""
     s = SESSION_TYPES[session]
     if s.name == "strength":
         return f"RPE {s.rpe:g}"
-    power = fraction or s.power_zone
+    power = EASY_ZONE if easy else s.power_zone
     if athlete is not None and athlete.threshold_power_w:
         ftp = athlete.threshold_power_w
         return f"{power[0] * ftp:.0f}-{power[1] * ftp:.0f} W"
-    heart = fraction or s.hr_zone
+    heart = EASY_HR_ZONE if easy else s.hr_zone
     if athlete is not None and athlete.threshold_hr:
         lthr = athlete.threshold_hr
         return f"{heart[0] * lthr:.0f}-{heart[1] * lthr:.0f} bpm"
@@ -88,7 +103,7 @@ def workout_steps(session: int, minutes: float, athlete: Athlete | None) -> tupl
     st = s.structure
     warm, cool = round(minutes * st.warm_up), round(minutes * st.cool_down)
     main = minutes - warm - cool
-    easy = zone(session, athlete, EASY_ZONE) if s.name != "strength" else "easy mobility"
+    easy = zone(session, athlete, easy=True) if s.name != "strength" else "easy mobility"
     steps = [Step("warm-up (ramp)", warm, easy)]
     if st.work_min > 0:
         period = st.work_min + st.recovery_min
@@ -103,8 +118,8 @@ def workout_steps(session: int, minutes: float, athlete: Athlete | None) -> tupl
     return tuple(s for s in steps if s.minutes > 0)
 
 
-def _reading_reasons(history: History, config: WorldConfig) -> list[str]:
-    r = readiness(history, config)
+def _reading_reasons(r: Readiness) -> list[str]:
+    """The readings behind the day, from this morning's readiness (numpy)."""
     out = []
     if not np.isnan(r.hrv_ln) and bool(r.hrv_trusted):
         z = float((r.hrv_ln - r.hrv_mean) / r.hrv_sd)
@@ -126,18 +141,22 @@ CAUTIOUS_REASON = "today's readings could not be trusted: tempo and HIIT are off
 
 @functools.lru_cache(maxsize=16)
 def _decide(policy: Policy, config: WorldConfig, cautious: bool):
-    """jit(history, key -> (action, rules fired)): observation, mask and the coach's choice.
-    `cautious` also takes the hard sessions off the mask (readings that cannot be trusted)."""
+    """jit(history, key -> (action, rules fired, readiness)): the observation and mask of
+    `coachrl.sim.safety.observe` (one readiness pass, shared with the reasons) and the
+    coach's choice. `cautious` also takes the hard sessions off the mask (readings that
+    cannot be trusted)."""
     not_hard = jnp.asarray([not hard for hard in HARD])
 
     def decide(history, key):
-        observation = observe(history, config)
+        ready = readiness(history, config)
+        observation = {"features": compute_features(history, config, ready),
+                       "action_mask": action_mask(history, config, ready)}
         if cautious:
             mask = observation["action_mask"]
             observation = {**observation, "action_mask": mask.at[:len(HARD)].set(
                 mask[:len(HARD)] & not_hard)}
         action, _ = policy.step(policy.init(key), observation, key)
-        return action, safety_mask(history, config).rules
+        return action, safety_mask(history, config, ready).rules, ready
 
     return jax.jit(decide)
 
@@ -146,8 +165,8 @@ def make_plan(policy: Policy, config: WorldConfig, history: History, athlete: At
               date: dt.date, key: jax.Array | None = None, cautious: bool = False) -> Plan:
     """Today's plan from the coach `policy` for the morning `history`; `cautious` (today's
     readings could not be trusted) also rules out the hard sessions and says so."""
-    action, fired = _decide(policy, config, cautious)(history, key if key is not None
-                                                      else jax.random.PRNGKey(0))
+    action, fired, ready = jax.device_get(_decide(policy, config, cautious)(
+        history, key if key is not None else jax.random.PRNGKey(0)))
     action, fired = np.asarray(action), np.asarray(fired)
     session, minutes = int(action[0]), float(config.actions.durations_min[int(action[1])])
     minutes = 0.0 if session == REST else minutes
@@ -157,7 +176,7 @@ def make_plan(policy: Policy, config: WorldConfig, history: History, athlete: At
                 label=SESSION_TYPES[session].label, minutes=minutes,
                 load_tss=float(tss(minutes, INTENSITY_FACTORS[session])),
                 steps=workout_steps(session, minutes, athlete), habits=habits,
-                reasons=tuple(_reading_reasons(history, config) + reasons(fired, config)
+                reasons=tuple(_reading_reasons(ready) + reasons(fired, config)
                               + ([CAUTIOUS_REASON] if cautious else [])),
                 rules=tuple(name for name, f in zip(RULE_NAMES, fired) if f),
                 action=tuple(int(a) for a in action))

@@ -76,6 +76,7 @@ SESSION_TYPES: tuple[SessionType, ...] = (
 SESSION_NAMES: tuple[str, ...] = tuple(s.name for s in SESSION_TYPES)
 NUM_SESSION_TYPES = len(SESSION_TYPES)
 REST, ACTIVE_RECOVERY, AEROBIC_BASE, STRENGTH, TEMPO, HIIT = range(NUM_SESSION_TYPES)
+EASY_HR_ZONE = SESSION_TYPES[ACTIVE_RECOVERY].hr_zone  # EASY_ZONE in heart rate (of LTHR)
 INTENSITY_FACTORS: tuple[float, ...] = tuple(s.intensity_factor for s in SESSION_TYPES)
 HARD: tuple[bool, ...] = tuple(s.hard for s in SESSION_TYPES)
 INJURY_WEIGHTS: tuple[float, ...] = tuple(s.injury_weight for s in SESSION_TYPES)
