@@ -16,6 +16,7 @@ from typing import NamedTuple
 import chex
 import jax
 import jax.numpy as jnp
+import rlax
 
 
 class Advantages(NamedTuple):
@@ -79,9 +80,6 @@ def gae(r_t: jnp.ndarray, discount_t: jnp.ndarray, last_t: jnp.ndarray, v_t: jnp
 def clipped_surrogate_loss(ratio_t: jnp.ndarray, adv_t: jnp.ndarray,
                            epsilon: float) -> jnp.ndarray:
     """-mean min(r A, clip(r, 1 - eps, 1 + eps) A) (rlax.clipped_surrogate_pg_loss)."""
-    import rlax  # here, not at the top: rlax imports TensorFlow (via distrax), which the
-    # daily coach must not pay for (it imports this package for the policy only)
-
     return rlax.clipped_surrogate_pg_loss(ratio_t, adv_t, epsilon)
 
 
