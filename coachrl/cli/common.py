@@ -5,6 +5,7 @@ Nothing heavy is imported here (no JAX at import time): `coachrl today` must sta
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 from pathlib import Path
@@ -54,6 +55,16 @@ def default_checkpoint() -> Path:
     looked = ", ".join(str(p) for p in candidates)
     raise UsageError(f"--checkpoint: no coach found (looked in {looked}); train one with "
                      "`coachrl train` or `coachrl demo`, or pass --checkpoint RUN_DIR")
+
+
+def add_world_arguments(parser: argparse.ArgumentParser) -> None:
+    """--config (a world or run YAML; default the default world) and repeatable --set."""
+    parser.add_argument("--config", default=None,
+                        help="world config YAML, or a run YAML with a `world:` section "
+                             "(default configs/world/default.yaml)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a world config key, e.g. --set "
+                        "adaptation.fatigue_cost=0.05 (repeatable)")
 
 
 def parse_date(text: str | None, flag: str = "--date") -> dt.date:
@@ -114,5 +125,5 @@ def enable_compile_cache() -> Path | None:
 
 
 __all__ = ["DEMO_COACH", "ENV_CHECKPOINT", "ENV_HOME", "ENV_JAX_CACHE", "UsageError",
-           "coach_candidates", "default_checkpoint", "default_workdir", "enable_compile_cache",
-           "home", "jax_cache_dir", "parse_date", "writable_file"]
+           "add_world_arguments", "coach_candidates", "default_checkpoint", "default_workdir",
+           "enable_compile_cache", "home", "jax_cache_dir", "parse_date", "writable_file"]

@@ -24,15 +24,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from coachrl.cli.common import UsageError
+from coachrl.cli.common import UsageError, add_world_arguments
 
 DEFAULT_OUT = "runs/evaluation"
 
 
 def add_arguments(parser: argparse.ArgumentParser, out_required: bool = False) -> None:
     from coachrl.agents.baselines import NAMES
-    from coachrl.config import DEFAULT_WORLD_FILE
-
     parser.add_argument("--out", required=out_required,
                         default=None if out_required else DEFAULT_OUT,
                         help="output folder (created if missing)"
@@ -51,10 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser, out_required: bool = False) -
                              "comparison as 'ppo' or 'mpo'")
     parser.add_argument("--sample", action="store_true",
                         help="with --checkpoint: sample the coach's actions instead of the mode")
-    parser.add_argument("--config", default=str(DEFAULT_WORLD_FILE),
-                        help="world config YAML, or a run YAML with a `world:` section")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a world config key (repeatable)")
+    add_world_arguments(parser)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -139,7 +134,10 @@ def run(args: argparse.Namespace) -> Path:
                                f"{'sampled' if args.sample else 'most likely'} actions)")
     result = evaluate(policies, config, args.athletes, args.days, seed, args.race_probability,
                       progress=True)
-    paths = write_evaluation(result, out, {"world config": args.config,
+    from coachrl.config import DEFAULT_WORLD_FILE
+
+    world_file = args.config or str(DEFAULT_WORLD_FILE)
+    paths = write_evaluation(result, out, {"world config": world_file,
                                            "overrides": " ".join(args.overrides) or "none",
                                            **extra})
     print()

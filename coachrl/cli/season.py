@@ -31,7 +31,8 @@ import pandas as pd
 
 from coachrl.agents.baselines import FIXED_WEEK, make_baseline
 from coachrl.agents.policy import Policy
-from coachrl.config import DEFAULT_WORLD_FILE, ConfigError, WorldConfig, load_world
+from coachrl.cli.common import add_world_arguments
+from coachrl.config import ConfigError, WorldConfig, load_world
 from coachrl.evaluation.rollout import evaluation_config
 from coachrl.files import check_writable
 from coachrl.sim.features import readiness
@@ -51,10 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser, out_required: bool = True) ->
     parser.add_argument("--seed", type=int, default=None,
                         help="picks the athletes and the noise (default: the run file's seed, "
                              "else 0)")
-    parser.add_argument("--config", default=str(DEFAULT_WORLD_FILE),
-                        help="world config YAML, or a run YAML with a `world:` section")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a world config key (repeatable)")
+    add_world_arguments(parser)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -63,7 +61,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def season_config(path: str | os.PathLike[str], overrides: Sequence[str],
+def season_config(path: str | os.PathLike[str] | None, overrides: Sequence[str],
                   days: int) -> tuple[WorldConfig, int | None]:
     """The world of `path` + `overrides` with every season exactly `days` long, and the run seed."""
     base, seed = load_world(path, overrides)
@@ -269,7 +267,7 @@ def plot_seasons(out: dict[str, Any], names: Sequence[str], path: Path) -> None:
     plt.close(fig)
 
 
-def run_demo(out: Path, days: int, seed: int | None, config_path: str,
+def run_demo(out: Path, days: int, seed: int | None, config_path: str | None,
              overrides: Sequence[str]) -> pd.DataFrame:
     """Simulates, plots and summarises; returns the summary table.
 
@@ -291,7 +289,7 @@ def run_demo(out: Path, days: int, seed: int | None, config_path: str,
     return summary
 
 
-def write_season(out: Path, days: int, seed: int | None, config_path: str,
+def write_season(out: Path, days: int, seed: int | None, config_path: str | None,
                  overrides: Sequence[str]) -> pd.DataFrame:
     """`run_demo` with the flags checked: UsageError names --out or the bad config key."""
     from coachrl.cli.common import UsageError

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from coachrl.cli.common import UsageError
+from coachrl.cli.common import UsageError, add_world_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,11 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default runs/validation)")
     parser.add_argument("--trials", default="",
                         help=f"comma-separated trial ids (default all: {','.join(TRIAL_IDS)})")
-    parser.add_argument("--config", default=None,
-                        help="a run or world YAML file (default configs/world/default.yaml)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a world key, e.g. --set "
-                        "adaptation.fatigue_cost=0.05 (repeatable)")
+    add_world_arguments(parser)
 
 
 def handle(args: argparse.Namespace) -> int:
