@@ -30,6 +30,9 @@ class Policy(NamedTuple):
     name: str
     init: Callable[[jax.Array], Any]
     step: Callable[[Any, dict[str, jax.Array], jax.Array], tuple[jax.Array, Any]]
+    # A stable digest of what the policy computes (kind and parameters), or "" when unknown;
+    # the daily coach keeps the programs of a policy with an identity across runs.
+    identity: str = ""
 
 
 class PolicyActor:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import jax
 import numpy as np
 
+from coachrl.coach.programs import program
 from coachrl.coach.store import PLAUSIBLE, READING_FIELDS, DoneSession, LoggedDay
 from coachrl.sim.config import WorldConfig
 from coachrl.sim.features import History, init_history, observe_morning, update_history
@@ -125,9 +126,27 @@ def with_gaps_filled(days: Sequence[LoggedDay]) -> list[LoggedDay]:
 
 
 @functools.lru_cache(maxsize=8)
+def history_spec(config: WorldConfig) -> History:
+    """The shapes and dtypes of a `History` of `config` (traced, never computed)."""
+    return jax.eval_shape(lambda: init_history(config, 0.0))
+
+
+HISTORY_TREE = History(*(0,) * len(History._fields))  # the structure of a History
+
+
+@functools.lru_cache(maxsize=8)
 def _folders(config: WorldConfig):
-    return (jax.jit(lambda h, r: update_history(h, r, config)),
-            jax.jit(lambda h, r: observe_morning(h, r, config)))
+    """Jitted (kept across runs: `coachrl.coach.programs`) start, day and morning folds."""
+    def day_args():
+        return history_spec(config), empty_record(config.num_habits)
+
+    depends = (config,)
+    return (program("init_history", lambda ctl: init_history(config, ctl),
+                    lambda: (np.float32(0.0),), HISTORY_TREE, depends),
+            program("update_history", lambda h, r: update_history(h, r, config), day_args,
+                    HISTORY_TREE, depends),
+            program("observe_morning", lambda h, r: observe_morning(h, r, config), day_args,
+                    HISTORY_TREE, depends))
 
 
 def history_from_log(days: Sequence[LoggedDay], config: WorldConfig, initial_ctl: float = 0.0,
@@ -137,8 +156,8 @@ def history_from_log(days: Sequence[LoggedDay], config: WorldConfig, initial_ctl
     `initial_ctl` warm-starts the load history of an athlete whose log starts today
     (as the simulator does for a new season).
     """
-    update, morning = _folders(config)
-    history = init_history(config, initial_ctl)
+    init, update, morning = _folders(config)
+    history = init(np.float32(initial_ctl))
     for day in with_gaps_filled(days):
         history = update(history, record_of(day, config))
     if today is not None:
@@ -147,5 +166,5 @@ def history_from_log(days: Sequence[LoggedDay], config: WorldConfig, initial_ctl
     return history
 
 
-__all__ = ["history_from_log", "logged_day", "record_of", "screened", "session_tss",
-           "session_zone_minutes", "with_gaps_filled"]
+__all__ = ["HISTORY_TREE", "history_from_log", "history_spec", "logged_day", "record_of",
+           "screened", "session_tss", "session_zone_minutes", "with_gaps_filled"]

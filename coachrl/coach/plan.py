@@ -21,10 +21,11 @@ import functools
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from coachrl.agents.policy import Policy
+from coachrl.coach.features import HISTORY_TREE, history_spec
+from coachrl.coach.programs import program
 from coachrl.coach.store import Athlete
 from coachrl.sim.config import WorldConfig
 from coachrl.sim.features import (
@@ -139,13 +140,16 @@ def _reading_reasons(r: Readiness) -> list[str]:
 CAUTIOUS_REASON = "today's readings could not be trusted: tempo and HIIT are off today"
 
 
+NO_KEY = np.zeros((2,), np.uint32)  # a raw PRNG key: the greedy coach draws nothing
+
+
 @functools.lru_cache(maxsize=16)
 def _decide(policy: Policy, config: WorldConfig, cautious: bool):
     """jit(history, key -> (action, rules fired, readiness)): the observation and mask of
     `coachrl.sim.safety.observe` (one readiness pass, shared with the reasons) and the
     coach's choice. `cautious` also takes the hard sessions off the mask (readings that
-    cannot be trusted)."""
-    not_hard = jnp.asarray([not hard for hard in HARD])
+    cannot be trusted). A policy with an identity keeps the program across runs."""
+    not_hard = ~np.asarray(HARD)
 
     def decide(history, key):
         ready = readiness(history, config)
@@ -158,7 +162,11 @@ def _decide(policy: Policy, config: WorldConfig, cautious: bool):
         action, _ = policy.step(policy.init(key), observation, key)
         return action, safety_mask(history, config, ready).rules, ready
 
-    return jax.jit(decide)
+    if not policy.identity:
+        return jax.jit(decide)
+    out = (0, 0, Readiness(*(0,) * len(Readiness._fields)))
+    return program("decide", decide, lambda: (history_spec(config), NO_KEY), out,
+                   (config, policy.name, policy.identity, cautious))
 
 
 def make_plan(policy: Policy, config: WorldConfig, history: History, athlete: Athlete | None,
@@ -166,7 +174,7 @@ def make_plan(policy: Policy, config: WorldConfig, history: History, athlete: At
     """Today's plan from the coach `policy` for the morning `history`; `cautious` (today's
     readings could not be trusted) also rules out the hard sessions and says so."""
     action, fired, ready = jax.device_get(_decide(policy, config, cautious)(
-        history, key if key is not None else jax.random.PRNGKey(0)))
+        history, key if key is not None else NO_KEY))
     action, fired = np.asarray(action), np.asarray(fired)
     session, minutes = int(action[0]), float(config.actions.durations_min[int(action[1])])
     minutes = 0.0 if session == REST else minutes
@@ -185,8 +193,10 @@ def make_plan(policy: Policy, config: WorldConfig, history: History, athlete: At
 @functools.lru_cache(maxsize=16)
 def _next_morning(config: WorldConfig):
     """jit(history, today's done record -> tomorrow morning's history, no readings)."""
-    return jax.jit(lambda history, done: observe_morning(
-        log_day(history, done, config), empty_record(config.num_habits), config))
+    return program("next_morning", lambda history, done: observe_morning(
+        log_day(history, done, config), empty_record(config.num_habits), config),
+        lambda: (history_spec(config), empty_record(config.num_habits)), HISTORY_TREE,
+        (config,))
 
 
 def outlook(policy: Policy, config: WorldConfig, history: History, athlete: Athlete | None,

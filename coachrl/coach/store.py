@@ -82,7 +82,6 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -413,7 +412,18 @@ def _same(a: Any, b: Any) -> bool:
 
 
 _IF = {s.name: s.intensity_factor for s in SESSION_TYPES}
-_UPSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _upsert(dialect: str):
+    """The dialect's INSERT with ON CONFLICT, or None (imported when first needed: the
+    dialect modules are a tenth of a second of a cold `coachrl today`)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        return None
+    return insert
 
 
 # ---------------------------------------------------------------------------------------------
@@ -663,9 +673,9 @@ class Store:
             try:
                 with self._write() as s:
                     _athlete_row(s, athlete_id)
-                    dialect = s.get_bind().dialect.name
-                    if dialect in _UPSERT:  # one statement: concurrent writers both succeed
-                        insert = _UPSERT[dialect](PlanRow).values(**values)
+                    upsert = _upsert(s.get_bind().dialect.name)
+                    if upsert is not None:  # one statement: concurrent writers both succeed
+                        insert = upsert(PlanRow).values(**values)
                         s.execute(insert.on_conflict_do_update(
                             index_elements=["athlete_id", "date"],
                             set_={"plan": insert.excluded.plan,

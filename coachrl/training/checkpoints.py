@@ -15,6 +15,7 @@ the learner when called.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -173,7 +174,11 @@ def masked_policy(params: PolicyParams, nvec: tuple[int, ...], greedy: bool,
         action = dist.mode(logits, mask) if greedy else dist.sample(key, logits, mask)
         return action.astype(jnp.int32), state
 
-    return Policy(name, lambda key: (), step)
+    digest = hashlib.sha256(repr((name, nvec, greedy)).encode())
+    for leaf in jax.tree_util.tree_leaves(params):
+        leaf = np.asarray(leaf)
+        digest.update(repr((leaf.shape, leaf.dtype.str)).encode() + leaf.tobytes())
+    return Policy(name, lambda key: (), step, digest.hexdigest())
 
 
 class Coach(NamedTuple):
