@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import time
 import types
 import warnings
 from pathlib import Path
@@ -19,6 +20,7 @@ with warnings.catch_warnings():
 
 from coachrl.app import create_app, serve
 from coachrl.app.security import TokenRequired, require_token
+from coachrl.app.service import REFRESH_AFTER, CoachService
 from coachrl.coach.store import LoggedDay, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -349,3 +351,50 @@ def test_downloads_with_the_exports_module(client):
     zwo = client.get(f"/athletes/runner/workout.zwo?date={DATE}")
     assert zwo.text == f"<workout_file>{DATE}</workout_file>"
     assert client.get(f"/athletes/runner/workout.fit?date={DATE}").content == b".FITrunner"
+
+
+def test_writes_by_another_process_show_within_cache_seconds(store_url, tiny_coach):
+    with TestClient(create_app(store_url, tiny_coach, cache_seconds=0.5), base_url=BASE) as c:
+        plan = c.get(f"/api/athletes/runner/plan?date={DATE}").json()
+        assert len(c.get("/api/athletes/runner/history").json()["dates"]) == 30
+        with open_store(store_url) as other:  # e.g. `coachrl log` in another terminal
+            other.log_days("runner", [LoggedDay(DATE, hrv_ms=30.0, rhr_bpm=60.0)], source="cli")
+        time.sleep(0.5)
+        assert len(c.get("/api/athletes/runner/history").json()["dates"]) == 31
+        again = c.get(f"/api/athletes/runner/plan?date={DATE}").json()
+        assert again["log_fingerprint"] != plan["log_fingerprint"]
+
+
+def test_a_snapshot_in_use_is_read_again_ahead(store_url, tiny_coach):
+    service = CoachService(open_store(store_url), tiny_coach, cache_seconds=1.0)
+    try:
+        service.history("runner")  # the fold's compilation, out of the timing
+        service.forget("runner")
+        view = service.history("runner")  # the log read at most now
+        time.sleep(REFRESH_AFTER * 1.0 + 0.05)
+        assert service.cached_history("runner") is view  # from memory; a read ahead begins
+        time.sleep(0.5)  # past cache_seconds since the first read
+        assert service.cached_history("runner") is view  # read again: the log is unchanged
+        with open_store(store_url) as other:
+            other.log_days("runner", [LoggedDay(DATE, hrv_ms=55.0)], source="cli")
+        time.sleep(1.0)
+        assert len(service.history("runner").series.dates) == 31
+    finally:
+        service.close()
+
+
+def test_a_read_overtaken_by_a_write_of_the_app_is_not_kept(store_url, tiny_coach, monkeypatch):
+    service = CoachService(open_store(store_url), tiny_coach)
+    days = service.store.days
+
+    def days_then_a_write(athlete_id, *args, **kwargs):
+        read = days(athlete_id, *args, **kwargs)
+        service.forget(athlete_id)  # as `log` does once its write is in
+        return read
+
+    monkeypatch.setattr(service.store, "days", days_then_a_write)
+    try:
+        assert len(service.history("runner").series.dates) == 30  # answers its caller
+        assert service.cached_history("runner") is None  # but is not served again
+    finally:
+        service.close()

@@ -6,12 +6,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from test_plan import ATHLETE, CONFIG, GREEDY, day, normal
 
 from coachrl.coach import features as coach_features
 from coachrl.coach import plan as coach_plan
 from coachrl.coach import programs
 from coachrl.coach.programs import SUFFIX, program, program_key
-from test_plan import ATHLETE, CONFIG, GREEDY, day, normal
 
 
 class Pair(NamedTuple):

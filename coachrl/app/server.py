@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
+import gc
 import logging
 import os
 import secrets
@@ -159,7 +161,7 @@ def create_app(db_url: str | None = None, checkpoint: str | os.PathLike[str] | N
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        service.store.close()
+        service.close()
 
     app = FastAPI(title="CoachRL daily coach", version="1", lifespan=lifespan, docs_url=None,
                   redoc_url=None, description="Today's plan, the history and the log.")
@@ -191,24 +193,30 @@ def create_app(db_url: str | None = None, checkpoint: str | os.PathLike[str] | N
         return {key: module is not None and hasattr(module, fn) and (workout or key == "ics")
                 for key, (fn, _) in EXPORTS.items()}
 
+    def today_html(athlete_id: str, date: dt.date, notice: str, error: str,
+                   values: Mapping[str, Any] | None) -> tuple[str, bool]:
+        """Today's page, with CSRF_SLOT for the form token, and whether it may be kept (not
+        without a plan)."""
+        try:
+            week, plan_error = service.plan(athlete_id, date).week, ""
+        except ServiceError as e:
+            if e.status == 404:
+                raise
+            week, plan_error = None, e.message
+        html = pages.today_page(
+            athlete_id, date, week, plan_error, service.chart(athlete_id, "pmc"), CSRF_SLOT,
+            habit_units(athlete_id), exports_available(bool(week and week[0].steps)), notice,
+            error, values)
+        return html, not plan_error
+
     async def today(request: Request, athlete_id: str, date: dt.date, notice: str = "",
                     error: str = "", values: Mapping[str, Any] | None = None,
                     status: int = 200) -> HTMLResponse:
         key = (date, notice) if not (error or values) else None  # plain pages are kept
         html = service.cached_page(athlete_id, key) if key is not None else None
         if html is None:
-            try:
-                week, plan_error = (await plan_of(athlete_id, date)).week, ""
-            except ServiceError as e:
-                if e.status == 404:
-                    raise
-                week, plan_error = None, e.message
-            html = pages.today_page(
-                athlete_id, date, week, plan_error, await chart_of(athlete_id, "pmc"),
-                CSRF_SLOT, await call(habit_units, athlete_id),
-                exports_available(bool(week and week[0].steps)), notice, error, values)
-            if key is not None and not plan_error:
-                service.remember_page(athlete_id, key, html)
+            render = functools.partial(today_html, athlete_id, date, notice, error, values)
+            html = await call(service.page, athlete_id, key, render)
         cookie = request.cookies.get(CSRF_COOKIE) or new_csrf_cookie()
         html = html.replace(CSRF_SLOT, csrf_for(secret, cookie), 1)
         response = HTMLResponse(html, status)
@@ -289,7 +297,8 @@ def create_app(db_url: str | None = None, checkpoint: str | os.PathLike[str] | N
 
     @app.get("/api/athletes", summary="The athletes' ids")
     async def api_athletes() -> dict[str, list[str]]:
-        return {"athletes": service.cached_athletes() or await call(service.athletes)}
+        ids = service.cached_athletes()
+        return {"athletes": ids if ids is not None else await call(service.athletes)}
 
     @app.get("/api/athletes/{athlete_id}/plan", summary="The plan of a date (default today)",
              response_class=JSONResponse)
@@ -367,10 +376,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
     require_token(host, token)
     hosts = (*LOOPBACK_NAMES, host) if is_loopback(host) else LOOPBACK_NAMES
     app = create_app(db_url, checkpoint, token, allowed_hosts=hosts)
+    gc.freeze()  # start-up's objects live as long as the process: full collections skip them
     where = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
     print(f"CoachRL serving {where}" + (" (token required: open ?token=TOKEN once)"
                                           if token else ""), flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
 __all__ = ["ATHLETE_ID", "LogIn", "create_app", "parse_date", "serve"]
