@@ -56,6 +56,6 @@ setup(
         "garmin-fit-sdk",
         "icalendar",
     ],
-    entry_points={"console_scripts": ["coachrl = coachrl.cli:main"]},
+    entry_points={"console_scripts": ["coachrl = coachrl.cli:entry"]},
     extras_require={"dev": ["pytest", "pytest-xdist", "ruff", "httpx", "selenium"]},
 )

@@ -119,6 +119,7 @@ def test_today_in_a_fresh_process_imports_no_tensorflow_ray_or_reverb(coach, dem
     assert plan["date"] == DATE and len(plan["outlook"]) == 6 and plan["reasons"]
     assert ics.read_bytes().startswith(b"BEGIN:VCALENDAR")
     assert any((tmp_path / "jax-cache").iterdir())  # the compile cache was written
+    assert len(list((tmp_path / "jax-cache" / "programs").glob("*.jaxexport"))) == 5
 
 
 def test_today_table_default_athlete_and_errors(coach, demo_db, tmp_path):

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -79,4 +81,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-__all__ = ["COMMANDS", "UsageError", "build_parser", "main"]
+# Commands whose process ends the moment their work is done (see `entry`).
+QUICK_EXIT = frozenset({"today"})
+
+
+def entry() -> None:
+    """The `coachrl` program: `main`, then, for QUICK_EXIT commands, an exit that skips the
+    interpreter's teardown of JAX's runtime (~0.3 s of a cold `coachrl today`). By then the
+    store is closed and every file written; stdout, stderr and logging are flushed here."""
+    code = main()
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if command in QUICK_EXIT:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+__all__ = ["COMMANDS", "QUICK_EXIT", "UsageError", "build_parser", "entry", "main"]

@@ -1,7 +1,5 @@
 """`python -m coachrl.cli ...` = the `coachrl` command."""
 
-import sys
+from coachrl.cli import entry
 
-from coachrl.cli import main
-
-sys.exit(main())
+entry()
