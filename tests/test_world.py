@@ -150,6 +150,25 @@ def test_batch_step_runs_and_resets():
     assert np.all(np.asarray(states.day) < np.asarray(states.length))
 
 
+def test_restarting_only_the_ended_rows_is_the_same_as_by_rank():
+    """batch_step's usual path (the ended seasons restart in place) and its fallback (every
+    row picks a pool athlete by rank) start the same seasons when the pool suffices."""
+    batch, pool_size = 16, 4
+    keys = jax.random.split(jax.random.PRNGKey(0), batch)
+    states, _ = jax.vmap(WORLD.reset)(keys, jax.vmap(WORLD.sample_athlete)(keys))
+    pool = jax.vmap(WORLD.sample_athlete)(jax.random.split(jax.random.PRNGKey(1), pool_size))
+    starts = jax.vmap(WORLD._season_start)(pool)
+    u = jax.random.uniform(jax.random.PRNGKey(2), (batch, WORLD._num_uniform + 3))
+    for ended in ([], [3], [0, 5, 9, 15]):
+        done = jnp.zeros((batch,), bool).at[jnp.asarray(ended, jnp.int32)].set(True)
+        got = WORLD._restart_ended(states, done, u, pool, starts)
+        expected = WORLD._restart_by_rank(states, done, u, pool, starts)
+        for a, b in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(expected)):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        assert np.array_equal(np.asarray(got.day) == 0, np.asarray(done) | (
+            np.asarray(states.day) == 0))
+
+
 def test_default_world_is_deterministic_under_jit_and_eager():
     world = AthleteWorld(default_world_config())
     key = jax.random.PRNGKey(5)

@@ -185,7 +185,7 @@ class AthleteWorld:
     def _step(self, state: WorldState, action: jnp.ndarray,
               u: jnp.ndarray) -> tuple[WorldState, TimeStep]:
         state, ts = self._end_day(state, action, u)
-        state, observation = self._observe(self._begin_day(state, *self._morning_draws(u)))
+        state, observation = self._morning_of(state, u)
         return state, ts._replace(observation=observation)
 
     def step_autoreset(self, state: WorldState, action: jnp.ndarray, key: jax.Array,
@@ -214,7 +214,7 @@ class AthleteWorld:
             name: jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b),
                                          getattr(fresh, name), getattr(ended, name))
             for name in _SEASON_FIELDS})
-        state, observation = self._observe(self._begin_day(state, *self._morning_draws(u)))
+        state, observation = self._morning_of(state, u)
         return state, ts._replace(observation=observation)
 
     def batch_step(self, states: WorldState, actions: jnp.ndarray, key: jax.Array,
@@ -236,11 +236,42 @@ class AthleteWorld:
         ended, ts = jax.vmap(self._end_day)(states, actions, u)
         pool_size = max(1, -(-batch // 8))
         pool = sample_athletes(k_athlete, pool_size, self.config, heldout)
-        rank = (jnp.cumsum(ts.step_type == LAST) - 1) % pool_size
-        # A season's start once per pool athlete, not once per row.
-        athletes, start = jax.tree_util.tree_map(
-            lambda x: x[rank], (pool, jax.vmap(self._season_start)(pool)))
-        return jax.vmap(self._restart)(ended, ts, u, athletes, start)
+        starts = jax.vmap(self._season_start)(pool)  # once per pool athlete, not per row
+        done = ts.step_type == LAST
+        # Usually: the seasons that ended (at most the pool's size) restart in place, the
+        # j-th of them with pool athlete j. Else every row picks its pool athlete by rank.
+        ended = jax.lax.cond(jnp.sum(done) <= pool_size, self._restart_ended,
+                             self._restart_by_rank, ended, done, u, pool, starts)
+        state, observation = jax.vmap(self._morning_of)(ended, u)
+        return state, ts._replace(observation=observation)
+
+    def _restart_ended(self, ended: WorldState, done: jnp.ndarray, u: jnp.ndarray,
+                       pool: AthleteParams, starts: SeasonStart) -> WorldState:
+        """New seasons for the ended rows only (no more of them than pool athletes)."""
+        batch, pool_size = done.shape[0], starts.tested.shape[0]
+        rows = jnp.nonzero(done, size=pool_size, fill_value=batch)[0]  # batch: none
+        fresh = jax.vmap(self._new_season)(u[jnp.minimum(rows, batch - 1), -3:], pool, starts)
+        return ended._replace(**{
+            name: jax.tree_util.tree_map(lambda a, b: a.at[rows].set(b, mode="drop"),
+                                         getattr(ended, name), getattr(fresh, name))
+            for name in _SEASON_FIELDS})
+
+    def _restart_by_rank(self, ended: WorldState, done: jnp.ndarray, u: jnp.ndarray,
+                         pool: AthleteParams, starts: SeasonStart) -> WorldState:
+        """New seasons where `done`, the ended rows taking the pool athletes in turn."""
+        rank = (jnp.cumsum(done) - 1) % starts.tested.shape[0]
+        athletes, start = jax.tree_util.tree_map(lambda x: x[rank], (pool, starts))
+        fresh = jax.vmap(self._new_season)(u[:, -3:], athletes, start)
+        return ended._replace(**{
+            name: jax.tree_util.tree_map(
+                lambda a, b: jnp.where(done.reshape(done.shape + (1,) * (a.ndim - 1)), b, a),
+                getattr(ended, name), getattr(fresh, name))
+            for name in _SEASON_FIELDS})
+
+    def _morning_of(self, state: WorldState, u: jnp.ndarray
+                    ) -> tuple[WorldState, dict[str, jnp.ndarray]]:
+        """The next morning's readings, mask and observation, from the step's uniforms."""
+        return self._observe(self._begin_day(state, *self._morning_draws(u)))
 
     def _morning_draws(self, u: jnp.ndarray):
         k = _U_HABITS + self.config.num_habits
