@@ -86,10 +86,9 @@ def program(name: str, fn: Callable[..., Any], example_args: Callable[[], tuple]
     meaning depends on beyond its name and the package source (reprs stable across
     runs: configs, digests, flags).
     """
-    jitted = jax.jit(fn)
     folder = program_folder()
     if folder is None:
-        return jitted
+        return jax.jit(fn)
     path = folder / f"{program_key(name, depends)}{SUFFIX}"
     try:
         exported = export.deserialize(bytearray(path.read_bytes()))

@@ -207,15 +207,19 @@ class AthleteWorld:
     def _restart(self, ended: WorldState, ts: TimeStep, u: jnp.ndarray, athlete: AthleteParams,
                  start: SeasonStart | None = None) -> tuple[WorldState, TimeStep]:
         """Starts `athlete`'s season where `ts` ended one, then takes the next morning."""
+        state = self._season_where(ended, ts.step_type == LAST, u, athlete, start)
+        state, observation = self._morning_of(state, u)
+        return state, ts._replace(observation=observation)
+
+    def _season_where(self, ended: WorldState, done: jnp.ndarray, u: jnp.ndarray,
+                      athlete: AthleteParams, start: SeasonStart | None = None) -> WorldState:
+        """`ended` (one athlete), with `athlete`'s new season instead where `done`. The
+        morning, record and mask are rewritten by `_begin_day` / `_observe` anyway."""
         fresh = self._new_season(u[-3:], athlete, start)
-        done = ts.step_type == LAST
-        # The morning, record and mask are rewritten by `_begin_day` / `_observe` anyway.
-        state = ended._replace(**{
+        return ended._replace(**{
             name: jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b),
                                          getattr(fresh, name), getattr(ended, name))
             for name in _SEASON_FIELDS})
-        state, observation = self._morning_of(state, u)
-        return state, ts._replace(observation=observation)
 
     def batch_step(self, states: WorldState, actions: jnp.ndarray, key: jax.Array,
                    autoreset: bool = True, heldout: bool = False) -> tuple[WorldState, TimeStep]:
@@ -261,12 +265,7 @@ class AthleteWorld:
         """New seasons where `done`, the ended rows taking the pool athletes in turn."""
         rank = (jnp.cumsum(done) - 1) % starts.tested.shape[0]
         athletes, start = jax.tree_util.tree_map(lambda x: x[rank], (pool, starts))
-        fresh = jax.vmap(self._new_season)(u[:, -3:], athletes, start)
-        return ended._replace(**{
-            name: jax.tree_util.tree_map(
-                lambda a, b: jnp.where(done.reshape(done.shape + (1,) * (a.ndim - 1)), b, a),
-                getattr(ended, name), getattr(fresh, name))
-            for name in _SEASON_FIELDS})
+        return jax.vmap(self._season_where)(ended, done, u, athletes, start)
 
     def _morning_of(self, state: WorldState, u: jnp.ndarray
                     ) -> tuple[WorldState, dict[str, jnp.ndarray]]:
