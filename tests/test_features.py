@@ -116,3 +116,9 @@ def test_fold_history_scan_equals_python_loop():
     looped = fold(CFG, days, initial_ctl=25.0)
     for a, b in zip(jax.tree_util.tree_leaves(scanned), jax.tree_util.tree_leaves(looped)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6)
+
+
+def test_max_nonnegative_is_the_max_of_non_negative_floats():
+    x = np.asarray([[0.0, 30.0, 29.5, 1e-30], [0.0, 0.0, 0.0, 0.0], [180.0, 45.0, 0.5, 90.0]],
+                   np.float32)
+    np.testing.assert_array_equal(np.asarray(F.max_nonnegative(x)), x.max(axis=1))

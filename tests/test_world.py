@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from coachrl.config import default_world_config, load_world_config
-from coachrl.sim import FIRST, LAST, MID, REWARD_COMPONENTS, AthleteWorld
+from coachrl.sim import FIRST, LAST, MID, REWARD_COMPONENTS, AthleteWorld, draws
 from coachrl.sim.features import num_features
 from coachrl.sim.sessions import AEROBIC_BASE, HIIT, REST
 
@@ -177,3 +177,28 @@ def test_default_world_is_deterministic_under_jit_and_eager():
     s2, t2 = world.reset(key, params)
     np.testing.assert_allclose(np.asarray(t1.observation["features"]),
                                np.asarray(t2.observation["features"]), rtol=1e-5, atol=1e-6)
+
+
+def test_batch_draws_are_uniform_and_fixed_by_the_key():
+    key = jax.random.PRNGKey(3)
+    u = np.asarray(draws.uniform(key, (4096, 24)))
+    assert u.dtype == np.float32 and u.min() >= 0.0 and u.max() < 1.0
+    np.testing.assert_array_equal(u, np.asarray(draws.uniform(key, (4096, 24))))
+    assert not np.array_equal(u, np.asarray(draws.uniform(jax.random.PRNGKey(4), (4096, 24))))
+    # Mean 1/2 and variance 1/12 within 5 standard errors; columns and rows uncorrelated.
+    n = u.size
+    assert abs(u.mean() - 0.5) < 5 * np.sqrt(1 / 12 / n)
+    assert abs(u.var() - 1 / 12) < 5 * np.sqrt(1 / 180 / n)
+    counts = np.histogram(u, bins=10, range=(0, 1))[0]
+    assert np.all(np.abs(counts - n / 10) < 5 * np.sqrt(n / 10))
+    assert abs(np.corrcoef(u[:, 0], u[:, 1])[0, 1]) < 5 / np.sqrt(u.shape[0])
+    assert abs(np.corrcoef(u[:-1, 0], u[1:, 0])[0, 1]) < 5 / np.sqrt(u.shape[0])
+
+
+def test_pool_covers_the_seasons_that_end_on_one_day():
+    """Seasons are min_days..max_days long: with ages spread evenly, at most about
+    batch / min_days end on one day; the pool holds twice that."""
+    world = AthleteWorld(default_world_config())
+    min_days = world.config.episode.min_days
+    assert world.pool_size(1) == 1
+    assert world.pool_size(4096) == -(-2 * 4096 // min_days) >= 2 * 4096 / min_days

@@ -227,6 +227,7 @@ class Readiness(NamedTuple):
     monotony: jnp.ndarray
     strain: jnp.ndarray
     ramp: jnp.ndarray  # CTL change over the last 7 days
+    longest_min: jnp.ndarray  # longest session of the last 28 days (min)
     hrv_ln: jnp.ndarray  # today's ln rMSSD (forward-filled), NaN if unknown
     hrv_baseline: jnp.ndarray  # 7-day mean ln rMSSD
     hrv_mean: jnp.ndarray  # normal-range mean (60 d, days before today)
@@ -240,6 +241,13 @@ class Readiness(NamedTuple):
 def _nanmean(x: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     n = jnp.sum(~jnp.isnan(x))
     return jnp.nansum(x) / jnp.maximum(n, 1), n
+
+
+def max_nonnegative(x: jnp.ndarray) -> jnp.ndarray:
+    """max over the last axis of non-negative floats, as their bit patterns (which order
+    like the floats): XLA's float max, which must propagate NaN, is ~4x slower on CPU."""
+    bits = jax.lax.bitcast_convert_type(x, jnp.int32)
+    return jax.lax.bitcast_convert_type(jnp.max(bits, axis=-1), x.dtype)
 
 
 def readiness(history: History, config: WorldConfig) -> Readiness:
@@ -257,7 +265,7 @@ def readiness(history: History, config: WorldConfig) -> Readiness:
     return Readiness(
         tsb=history.ctl - history.atl,  # TSB_t = CTL_{t-1} - ATL_{t-1}: form going into today
         acwr=acute / chronic, monotony=monotony, strain=jnp.sum(week) * monotony,
-        ramp=history.ctl - history.ctl_week[0],
+        ramp=history.ctl - history.ctl_week[0], longest_min=max_nonnegative(history.minutes),
         hrv_ln=jnp.log(filled[0]), hrv_baseline=jnp.where(n_week > 0, hrv_baseline, jnp.nan),
         hrv_mean=history.hrv_mean,
         hrv_sd=jnp.maximum(jnp.sqrt(history.hrv_var), SD_FLOOR_LN),
@@ -321,7 +329,7 @@ def compute_features(history: History, config: WorldConfig,
         jnp.minimum(history.hard_streak, 6) / 3.0,
         jnp.minimum(history.days_since_rest, 14) / 7.0,
         history.minutes[-1] / 120.0,
-        jnp.max(history.minutes) / 120.0,
+        r.longest_min / 120.0,
         history.injured.astype(jnp.float32),
         history.ill.astype(jnp.float32),
         jnp.where(days_to_race >= 0, jnp.minimum(days_to_race, 60) / 60.0, 1.0),

@@ -90,11 +90,12 @@ def sample_athlete(key: jax.Array, config: WorldConfig, heldout: bool = False) -
 
 
 def sample_athletes(key: jax.Array, batch: int, config: WorldConfig,
-                    heldout: bool = False) -> AthleteParams:
-    """Draws `batch` athletes from one random draw (cheaper than vmapping `sample_athlete`)."""
+                    heldout: bool = False, uniform=jax.random.uniform) -> AthleteParams:
+    """Draws `batch` athletes from one random draw (cheaper than vmapping `sample_athlete`);
+    `uniform(key, shape)` makes the draw (`coachrl.sim.draws.uniform` in the batched step)."""
     if heldout:
         key = jax.random.fold_in(key, HELDOUT_STREAM)
-    u = jax.random.uniform(key, (batch, _NUM_UNIFORM))
+    u = uniform(key, (batch, _NUM_UNIFORM))
     return jax.vmap(lambda row: athlete_from_uniform(row, config, heldout))(u)
 
 

@@ -100,7 +100,7 @@ def safety_mask(history: History, config: WorldConfig,
 
     durations = jnp.asarray(config.actions.durations_min, jnp.float32)
     first = jnp.arange(durations.shape[0]) == 0
-    cap = jnp.maximum(s.ramp_floor_min, s.ramp_factor * jnp.max(history.minutes))
+    cap = jnp.maximum(s.ramp_floor_min, s.ramp_factor * r.longest_min)
     duration = (durations <= cap) | first
 
     # ACWR after today's load for every (type, duration): ok[S, D], monotone in both.

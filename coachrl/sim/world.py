@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from coachrl.sim import draws
 from coachrl.sim import physiology as phys_lib
 from coachrl.sim.config import WorldConfig
 from coachrl.sim.features import History, init_history, log_day, num_features, observe_morning
@@ -227,19 +228,20 @@ class AthleteWorld:
 
         Statistically the same as `vmap(step)` / `vmap(step_autoreset)`, but all
         random numbers come from one draw for the whole batch, and new athletes
-        come from a pool of B/8 drawn per step, handed out in order to the seasons
-        that ended (far fewer end on one day; should more, the pool repeats with
+        come from a pool (`pool_size`) drawn per step, handed out in order to the seasons
+        that ended (fewer end on one day; should more, the pool repeats with
         fresh noise). Both are several times cheaper: use it in training loops.
+        Its random numbers come from `draws.uniform` (XLA's threefry), not `jax.random`.
         """
         batch = actions.shape[0]
         k_day, k_athlete = jax.random.split(key)
         if not autoreset:
-            u = jax.random.uniform(k_day, (batch, self._num_uniform))
+            u = draws.uniform(k_day, (batch, self._num_uniform))
             return jax.vmap(self._step)(states, actions, u)
-        u = jax.random.uniform(k_day, (batch, self._num_uniform + 3))
+        u = draws.uniform(k_day, (batch, self._num_uniform + 3))
         ended, ts = jax.vmap(self._end_day)(states, actions, u)
-        pool_size = max(1, -(-batch // 8))
-        pool = sample_athletes(k_athlete, pool_size, self.config, heldout)
+        pool_size = self.pool_size(batch)
+        pool = sample_athletes(k_athlete, pool_size, self.config, heldout, draws.uniform)
         starts = jax.vmap(self._season_start)(pool)  # once per pool athlete, not per row
         done = ts.step_type == LAST
         # Usually: the seasons that ended (at most the pool's size) restart in place, the
@@ -248,6 +250,11 @@ class AthleteWorld:
                              self._restart_by_rank, ended, done, u, pool, starts)
         state, observation = jax.vmap(self._morning_of)(ended, u)
         return state, ts._replace(observation=observation)
+
+    def pool_size(self, batch: int) -> int:
+        """New athletes drawn per batched step: twice the most seasons that end on one day
+        when their ages are spread evenly (batch / shortest season), at least one."""
+        return max(1, -(-2 * batch // self.config.episode.min_days))
 
     def _restart_ended(self, ended: WorldState, done: jnp.ndarray, u: jnp.ndarray,
                        pool: AthleteParams, starts: SeasonStart) -> WorldState:
