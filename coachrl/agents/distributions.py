@@ -134,7 +134,10 @@ def log_prob_per_head(logits: jax.Array, mask: jax.Array, action: jax.Array) -> 
     """
     lp = log_probs(logits, mask)
     action = jnp.asarray(action).astype(jnp.int32)
-    return jnp.take_along_axis(lp, action[..., None], axis=-1)[..., 0]
+    # A one-hot select, not take_along_axis: the gradient of a gather is a scatter, which
+    # XLA runs on CPU as a serial loop over the batch.
+    chosen = action[..., None] == jnp.arange(lp.shape[-1])
+    return jnp.sum(jnp.where(chosen, lp, 0.0), axis=-1)
 
 
 def log_prob(logits: jax.Array, mask: jax.Array, action: jax.Array) -> jax.Array:
