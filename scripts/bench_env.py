@@ -61,11 +61,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def configure_jax_environment(devices: int) -> None:
     """Sets JAX_PLATFORMS (default cpu) and the host device count; call BEFORE importing jax."""
+    from coachrl.devices import request_host_devices
+
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    flag = f"--xla_force_host_platform_device_count={devices}"
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} {flag}".strip()
+    request_host_devices(devices)
 
 
 def log(message: str) -> None:

@@ -5,9 +5,12 @@
 
 Compiles the trainer's fused call (`updates_per_call` x (rollout + PPO update)),
 then times `--calls` calls (best and median), excluding compilation, which is
-reported apart. Prints one JSON object as its last line with env_steps_per_s
-(the best call), the median, compile_s, the batch shape, peak memory and the
-machine. Target (issue 4): >= 100,000 athlete-days/s at the default config on 2 CPU cores.
+reported apart. The trainer splits the athletes over the local devices
+(`trainer.devices`); on CPU this script asks XLA for `--host_devices` of them (default
+one per core) before JAX starts. Prints one JSON object as its last line with
+env_steps_per_s (the best call), the median, compile_s, the batch shape, the devices,
+peak memory and the machine. Target (issue 4): >= 100,000 athlete-days/s at the
+default config on 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -32,23 +35,27 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--calls", type=int, default=5, help="timed calls after compiling")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE")
+    parser.add_argument("--host_devices", type=int, default=0,
+                        help="XLA CPU devices to ask for (default 0: one per core); ignored "
+                             "when XLA_FLAGS already sets a count")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    from coachrl.devices import request_host_devices
+
+    request_host_devices(args.host_devices or None)
     import jax
 
-    from coachrl.agents.ppo.learning import init_training_state
-    from coachrl.training.anakin import init_runner, make_components, make_train_chunk
+    from coachrl.training.anakin_ppo import ppo_devices, ppo_setup
     from coachrl.training.config import load_train_config
 
     config = load_train_config(args.config, args.overrides)
-    world, networks, optimizer, update, act, _ = make_components(config)
+    agent = ppo_setup(config)
     key = jax.random.PRNGKey(config.seed)
-    training = init_training_state(key, networks, optimizer, world.num_features)
-    runner = init_runner(config, world, training, key)
-    chunk = make_train_chunk(config, world, networks, update, act)
+    runner = agent.init_runner(agent.init_training(key), key)
+    chunk = agent.chunk
     start = time.perf_counter()
     runner, metrics = chunk(runner)
     jax.block_until_ready(metrics)
@@ -74,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "num_epochs": config.ppo.num_epochs, "num_minibatches": config.ppo.num_minibatches,
         "timing": f"best of {args.calls} calls of {steps:,} athlete-days, compile excluded",
         "peak_rss_mb": round(peak_rss_mb(), 1), "jax_version": jax.__version__,
-        "backend": jax.default_backend(), "devices": jax.local_device_count(),
+        "backend": jax.default_backend(), "devices": ppo_devices(config),
+        "local_devices": jax.local_device_count(),
         "machine": machine_info(),
     }
     print(json.dumps(report))

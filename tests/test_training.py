@@ -326,3 +326,63 @@ def test_each_training_module_imports_first_in_a_fresh_interpreter(module):
             "from coachrl.training.checkpoints import load_coach, training_template")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+_TWO_DEVICES = """
+import jax, numpy as np
+from coachrl.config import default_world_config
+from coachrl.agents.ppo import PPOConfig
+from coachrl.training.anakin_ppo import ppo_setup
+from coachrl.training.config import AnakinConfig, TrainConfig
+
+assert jax.local_device_count() == 2
+config = TrainConfig(world=default_world_config(),
+                     ppo=PPOConfig(hidden_sizes=(16,), num_minibatches=2, num_epochs=2),
+                     trainer=AnakinConfig(num_envs=8, rollout_length=8, updates_per_call=2,
+                                          devices=2), seed=3)
+agent = ppo_setup(config)
+key = jax.random.PRNGKey(0)
+start = agent.init_training(key)
+runner = agent.init_runner(start, key)
+assert runner.env_state.day.shape == (2, 4)  # 4 athletes on each device
+for _ in range(2):
+    runner, metrics = agent.chunk(runner)
+assert np.isfinite(float(metrics["loss"])), metrics
+moved = False
+for leaf, first in zip(jax.tree_util.tree_leaves(runner.training),
+                       jax.tree_util.tree_leaves(start)):
+    leaf = np.asarray(leaf)
+    np.testing.assert_array_equal(leaf[0], leaf[1])  # the replicas never drift apart
+    moved |= not np.array_equal(leaf[0], np.asarray(first))
+assert moved
+stats = agent.training_of(runner).obs_stats
+assert float(stats.count) == 2 * 2 * 8 * 8  # both devices' athlete-days, counted once each
+print("ok")
+"""
+
+
+def test_ppo_on_two_devices_keeps_the_replicas_equal(tmp_path):
+    """The pmapped PPO trainer on two XLA host devices (a fresh process: the device count
+    is fixed when JAX starts) averages gradients and statistics, so replicas stay equal."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, JAX_PLATFORMS="cpu",
+               XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    done = subprocess.run([sys.executable, "-c", _TWO_DEVICES], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
+
+
+def test_device_count_must_split_the_athletes():
+    from coachrl.schema import ConfigError
+    from coachrl.training.anakin_ppo import ppo_devices
+
+    with pytest.raises(ConfigError, match="trainer.num_envs: 9 must be a multiple"):
+        AnakinConfig(num_envs=9, devices=2)
+    assert ppo_devices(TINY) == 1  # this process has one device
+    too_many = TrainConfig(world=TINY.world, ppo=TINY.ppo,
+                           trainer=AnakinConfig(num_envs=8, rollout_length=8, devices=4))
+    with pytest.raises(ConfigError, match="trainer.devices: 4, but JAX has 1"):
+        ppo_devices(too_many)

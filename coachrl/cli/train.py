@@ -103,11 +103,23 @@ def run_training(config_path: str, workdir: str | Path, overrides: Sequence[str]
               + (f" or {config.trainer.max_minutes:g} min" if config.trainer.max_minutes else ""))
     if distributed:
         return _run_distributed(config, workdir, address, budget, num_actors, resume)
+    if config.agent == "ppo":  # one XLA device per CPU core, for the pmapped PPO trainer
+        from coachrl.devices import request_host_devices
+
+        request_host_devices()
     from coachrl.training.anakin import train
 
+    devices = ""
+    if config.agent == "ppo":
+        from coachrl.training.anakin_ppo import ppo_devices
+
+        try:
+            devices = f" on {ppo_devices(config)} device(s)"
+        except ConfigError as error:
+            raise UsageError(f"bad config: {error}") from None
     print(f"training '{config.name}' ({config.agent}) in {workdir}: "
           f"{config.trainer.num_envs} athletes x {config.trainer.rollout_length} days per "
-          f"update, {budget}", flush=True)
+          f"update{devices}, {budget}", flush=True)
     try:
         result = train(config, workdir, resume=resume, show_progress=show_progress)
     except CheckpointError as error:

@@ -133,7 +133,7 @@ def train(config: TrainConfig, workdir: str | Path, resume: bool = False,
                        env_steps_per_s=(env_steps - start_steps) / max(seconds, 1e-9))
             row.update({f"eval_{name}": math.nan for name in EVAL_METRICS})
             if env_steps >= next_eval:
-                last_eval = evaluate_policy(config, agent.policy(runner.training))
+                last_eval = evaluate_policy(config, agent.policy(agent.training_of(runner)))
                 row.update(last_eval)
                 next_eval += trainer.eval_every_steps
                 bar.write(f"[{env_steps:,} athlete-days] held-out gain "
@@ -151,7 +151,8 @@ def train(config: TrainConfig, workdir: str | Path, resume: bool = False,
                       flush=True)
                 next_status += STATUS_EVERY_S
             if env_steps >= next_ckpt:
-                checkpoint = save_training(workdir, runner.training, config, counters())
+                checkpoint = save_training(workdir, agent.training_of(runner), config,
+                                           counters())
                 next_ckpt += trainer.checkpoint_every_steps
             if stop_when is not None and math.isfinite(row["eval_gain_pct"]) \
                     and stop_when(last_eval):
@@ -162,15 +163,16 @@ def train(config: TrainConfig, workdir: str | Path, resume: bool = False,
     finally:
         bar.close()
         logger.close()
-        checkpoint = save_training(workdir, runner.training, config, counters())
+        checkpoint = save_training(workdir, agent.training_of(runner), config, counters())
     seconds = time.perf_counter() - start
+    training = agent.training_of(runner)
     if evaluate_at_end:
-        last_eval = evaluate_policy(config, agent.policy(runner.training))
+        last_eval = evaluate_policy(config, agent.policy(training))
         write_atomic(workdir / "final_eval.json", json.dumps(
             {"env_steps": env_steps, "updates": updates, **last_eval}, indent=2))
         print("held-out evaluation of the final coach: " + ", ".join(
             f"{k.removeprefix('eval_')} {v:.3g}" for k, v in last_eval.items()), flush=True)
-    return TrainResult(runner.training, env_steps, updates, seconds, last_eval, checkpoint)
+    return TrainResult(training, env_steps, updates, seconds, last_eval, checkpoint)
 
 
 __all__ = ["EVAL_METRICS", "AgentSetup", "RunnerState", "TrainResult", "aggregate",

@@ -65,6 +65,7 @@ class AgentSetup(NamedTuple):
     policy: Callable[..., Policy]  # (TrainingState, greedy=True) -> evaluation policy
     steps_per_call: int  # athlete-days stepped by one chunk
     runner_env_steps: int  # athlete-days stepped by init_runner (MPO fills its first rollout)
+    training_of: Callable[[RunnerState], Any] = lambda runner: runner.training  # PPO: device 0's
 
 
 # ---------------------------------------------------------------- learners
@@ -163,12 +164,12 @@ def season_metrics(traj: dict[str, jnp.ndarray]) -> dict[str, jnp.ndarray]:
             "reward_per_day": jnp.mean(traj["reward"])}
 
 
-_SUMMED = ("seasons_finished", "return_sum", "gain_sum", "violations")
+SUMMED_METRICS = ("seasons_finished", "return_sum", "gain_sum", "violations")
 
 
 def aggregate(metrics: dict[str, jnp.ndarray]) -> dict[str, jnp.ndarray]:
     """Metrics of a chunk's iterations: season counts summed, the rest averaged (NaN: skipped)."""
-    return {k: jnp.sum(v) if k in _SUMMED else jnp.nanmean(v) for k, v in metrics.items()}
+    return {k: jnp.sum(v) if k in SUMMED_METRICS else jnp.nanmean(v) for k, v in metrics.items()}
 
 
 def init_envs(config: TrainConfig, world: AthleteWorld, key: jax.Array,
@@ -201,6 +202,7 @@ def evaluate_policy(config: TrainConfig, policy: Policy, num_athletes: int | Non
     return {f"eval_{name}": float(means[name]) for name in EVAL_METRICS}
 
 
-__all__ = ["EVAL_METRICS", "AgentSetup", "Learner", "RunnerState", "TrainResult", "aggregate",
+__all__ = ["EVAL_METRICS", "SUMMED_METRICS", "AgentSetup", "Learner", "RunnerState",
+           "TrainResult", "aggregate",
            "evaluate_policy", "init_envs", "init_runner", "make_learner", "mpo_learner",
            "ppo_learner", "ppo_total_updates", "season_metrics", "world_rollout"]

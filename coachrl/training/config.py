@@ -36,6 +36,10 @@ class AnakinConfig(Section):
       eval_days: season length of the evaluation.
       checkpoint_every_steps: checkpoint period in athlete-days (0: only at the end).
       keep_checkpoints: how many checkpoints to keep.
+      devices: PPO: local devices the athletes are split over (`jax.pmap`, gradients and
+        observation statistics averaged over them; num_envs must divide by it); 0: as many
+        as divide num_envs, up to every local device (one per CPU core from `coachrl train`,
+        `coachrl.devices`). MPO uses one device.
     """
 
     num_envs: int = param(512, lo=1)
@@ -48,6 +52,13 @@ class AnakinConfig(Section):
     eval_days: int = param(180, lo=7, hi=730)
     checkpoint_every_steps: int = param(5_000_000, lo=0)
     keep_checkpoints: int = param(3, lo=1)
+    devices: int = param(0, lo=0)
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.devices == 0 or self.num_envs % self.devices == 0,
+                f"trainer.num_envs: {self.num_envs} must be a multiple of trainer.devices "
+                f"({self.devices})")
 
     @property
     def steps_per_update(self) -> int:
@@ -118,9 +129,11 @@ class TrainConfig(Section):
         require(self.agent != "mpo" or self.mpo.n_step <= t.rollout_length,
                 f"mpo.n_step: {self.mpo.n_step} must be <= trainer.rollout_length "
                 f"({t.rollout_length})")
-        require(self.agent != "ppo" or t.steps_per_update % self.ppo.num_minibatches == 0,
+        per_device = t.steps_per_update // max(t.devices, 1)
+        require(self.agent != "ppo" or per_device % self.ppo.num_minibatches == 0,
                 f"ppo.num_minibatches: {self.ppo.num_minibatches} must divide "
-                f"trainer.num_envs x trainer.rollout_length ({t.steps_per_update})")
+                f"trainer.num_envs x trainer.rollout_length ({t.steps_per_update})"
+                + (f" / trainer.devices ({t.devices})" if t.devices > 1 else ""))
 
 
 def load_train_config(path: str | Path, overrides: Sequence[str] = ()) -> TrainConfig:

@@ -76,8 +76,18 @@ def observe(config: PPOConfig, stats: RunningStats, features: jnp.ndarray) -> jn
     return normalize(features, stats) if config.normalize_observations else features
 
 
-def make_update(networks: Networks, config: PPOConfig, optimizer: optax.GradientTransformation):
-    """The pure PPO update for these networks and hyper-parameters."""
+def make_update(networks: Networks, config: PPOConfig, optimizer: optax.GradientTransformation,
+                axis_name: str | None = None):
+    """The pure PPO update for these networks and hyper-parameters.
+
+    With `axis_name` it runs on one shard of the batch per device (`jax.pmap`): the
+    gradients and metrics are averaged over the devices (`lax.pmean`) and the observation
+    statistics take every device's features, so every replica stays the same. Advantages
+    are standardised per device's minibatch.
+    """
+
+    def mean_over_devices(tree):
+        return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
 
     def loss_fn(params, mb: _Minibatch):
         out = networks.apply(params, mb.features)
@@ -99,7 +109,7 @@ def make_update(networks: Networks, config: PPOConfig, optimizer: optax.Gradient
 
     def sgd_step(carry, mb: _Minibatch):
         params, opt_state = carry
-        grads, metrics = jax.grad(loss_fn, has_aux=True)(params, mb)
+        grads, metrics = mean_over_devices(jax.grad(loss_fn, has_aux=True)(params, mb))
         updates, opt_state = optimizer.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         metrics["grad_norm"] = optax.global_norm(grads)
@@ -133,8 +143,12 @@ def make_update(networks: Networks, config: PPOConfig, optimizer: optax.Gradient
         residual = adv.target - batch.value
         metrics["explained_variance"] = 1.0 - jnp.var(residual) / (jnp.var(adv.target) + 1e-8)
         metrics["advantage_mean"] = jnp.mean(adv.advantage)
-        stats = update_stats(state.obs_stats, batch.features)
-        return TrainingState(params, opt_state, stats, key, state.steps + 1), metrics
+        seen = batch.features
+        if axis_name is not None:  # [T, B / devices, F] -> [T, B, F]: the same stats everywhere
+            seen = jax.lax.all_gather(seen, axis_name, axis=1, tiled=True)
+        stats = update_stats(state.obs_stats, seen)
+        return (TrainingState(params, opt_state, stats, key, state.steps + 1),
+                mean_over_devices(metrics))
 
     return update
 
