@@ -103,20 +103,19 @@ def run_training(config_path: str, workdir: str | Path, overrides: Sequence[str]
               + (f" or {config.trainer.max_minutes:g} min" if config.trainer.max_minutes else ""))
     if distributed:
         return _run_distributed(config, workdir, address, budget, num_actors, resume)
+    devices = ""
     if config.agent == "ppo":  # one XLA device per CPU core, for the pmapped PPO trainer
         from coachrl.devices import request_host_devices
 
-        request_host_devices()
-    from coachrl.training.anakin import train
-
-    devices = ""
-    if config.agent == "ppo":
+        request_host_devices()  # before anything starts JAX's backend
         from coachrl.training.anakin_ppo import ppo_devices
 
         try:
             devices = f" on {ppo_devices(config)} device(s)"
         except ConfigError as error:
             raise UsageError(f"bad config: {error}") from None
+    from coachrl.training.anakin import train
+
     print(f"training '{config.name}' ({config.agent}) in {workdir}: "
           f"{config.trainer.num_envs} athletes x {config.trainer.rollout_length} days per "
           f"update{devices}, {budget}", flush=True)
