@@ -66,6 +66,9 @@ def _demo_store(path: Path) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from coachrl.devices import request_host_devices
+
+    request_host_devices()  # the demo's PPO trainer uses every core (before JAX starts)
     from coachrl.checkpoint import latest_checkpoint
     from coachrl.cli import demo_log, evaluate, season, today, train
     from coachrl.config import CONFIG_DIR, DEFAULT_WORLD_FILE
