@@ -57,10 +57,14 @@ def make_components(config: TrainConfig):
     """(world, networks, optimizer, update, act, total_updates) of a PPO run; the update
     averages over DEVICE_AXIS, so it runs under `make_train_chunk`'s pmap."""
     learner = ppo_learner(config)
-    update = make_update(learner.networks, config.ppo, learner.optimizer, DEVICE_AXIS)
-    act = make_actor_step(learner.networks, config.ppo)
-    return (learner.world, learner.networks, learner.optimizer, update, act,
+    return (learner.world, learner.networks, learner.optimizer, *_update_and_act(learner, config),
             ppo_total_updates(config))
+
+
+def _update_and_act(learner, config: TrainConfig):
+    """The pmapped update (averaging over DEVICE_AXIS) and the actor of a PPO learner."""
+    return (make_update(learner.networks, config.ppo, learner.optimizer, DEVICE_AXIS),
+            make_actor_step(learner.networks, config.ppo))
 
 
 def make_train_chunk(config: TrainConfig, world: AthleteWorld, networks, update, act):
@@ -125,8 +129,7 @@ def training_of(runner: RunnerState):
 def ppo_setup(config: TrainConfig) -> AgentSetup:
     learner = ppo_learner(config)
     world, networks = learner.world, learner.networks
-    update = make_update(networks, config.ppo, learner.optimizer, DEVICE_AXIS)
-    act = make_actor_step(networks, config.ppo)
+    update, act = _update_and_act(learner, config)
     devices, t = ppo_devices(config), config.trainer
     return AgentSetup(
         init_training=learner.init_training,
