@@ -74,15 +74,15 @@ def test_missing_key(tmp_path):
 
 def test_overrides_apply_and_are_checked():
     world = load_world_config(overrides=["habits.alpha=0.05", "actions.durations_min=[30, 60]",
-                                         "habits.items.1.weekly_goal=140"])
+                                         "habits.items.1.weekly_amount=140"])
     assert world.habits.alpha == 0.05 and world.nvec[1] == 2
-    assert world.habits.items[1].weekly_goal == 140.0
+    assert world.habits.items[1].weekly_amount == 140.0
     with pytest.raises(ConfigError, match=r"--set habits.alhpa=1: unknown key 'alhpa' in habits"):
         load_world_config(overrides=["habits.alhpa=1"])
     with pytest.raises(ConfigError, match=r"expected section.key=value"):
         load_world_config(overrides=["habits.alpha"])
     with pytest.raises(ConfigError, match=r"index 9 out of range"):
-        load_world_config(overrides=["habits.items.9.weekly_goal=1"])
+        load_world_config(overrides=["habits.items.9.weekly_amount=1"])
 
 
 def test_run_file_composes_a_world_file_and_overrides_reach_inside(tmp_path):

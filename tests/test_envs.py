@@ -101,7 +101,8 @@ def test_extras_after_a_step(env):
     env.step([2, 1, 0, 0, 0])  # a python list of ints is a valid action
     extras = env.extras
     assert set(extras) == {"record", "reward_components", "action", "violations", "metrics",
-                           "num_violations"}
+                           "num_violations", "habits_prescribed", "habits_followed",
+                           "habits_trimmed"}
     assert all(isinstance(v, float) for v in extras["reward_components"].values())
     assert extras["violations"].dtype == np.bool_
     assert extras["violations"].shape == (len(env.config.nvec),)

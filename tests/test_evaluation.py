@@ -33,6 +33,7 @@ def fabricated() -> Trajectory:
         minutes=np.array([[0, 60, 45, 45], [0, 0, 0, 0]], f),
         completed=np.array([[1, 1, 0.5, 1], [1, 1, 1, 1]], f),
         habits_kept=np.array([[1, 2 / 3, 1 / 3, 0], [1, 1, 1, 1]], f),
+        over_budget_min=np.array([[0, 10, 20, 30], [0, 0, 0, 0]], f),
         habit_alignment=np.array([[0.5, 0.6, 0.7, 0.8], [1, 1, 1, 1]], f),
         recovery=np.array([[70, 60, 61, 20], [61, 61, 61, 61]], f),
         seen_recovery=np.full((n, t), 50, f), seen_tsb=np.zeros((n, t), f),
@@ -58,6 +59,7 @@ def test_metrics_worked_by_hand():
         "overtraining_score": 3, "violations": 1, "habit_alignment": 0.65,
         "adherence_pct": 100 * (60 + 45 + 45) / (60 + 90 + 45),  # minutes done / prescribed
         "habit_adherence_pct": 50.0,
+        "over_budget_min": 15.0,  # (0 + 10 + 20 + 30) / 4
         "hours_per_week": 150 / 60 / (4 / 7),
         "hard_time_pct": 100 * (60 + 45) / 195,  # tempo 60 + HIIT 45 of 195 min
         "recovery_time_pct": 100 * 63 / 150, "low_time_pct": 100 * 36 / 150,

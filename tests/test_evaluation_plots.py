@@ -41,6 +41,7 @@ def fake_trajectory(seed: int, athletes: int = 3, days: int = 30, heads: int = 3
         action=action, violations=rng.integers(0, 2, (athletes, days)).astype(np.int32),
         session=session, minutes=60 * f32(athletes, days), completed=f32(athletes, days),
         habits_kept=f32(athletes, days), habit_alignment=f32(athletes, days),
+        over_budget_min=np.zeros((athletes, days), np.float32),
         recovery=100 * f32(athletes, days), seen_recovery=100 * f32(athletes, days),
         seen_tsb=-50 + 80 * f32(athletes, days), ctl=ctl, atl=atl,
         gain=np.cumsum(0.1 * f32(athletes, days), axis=1), injured=injured, ill=ill,

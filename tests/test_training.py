@@ -386,3 +386,22 @@ def test_device_count_must_split_the_athletes():
                            trainer=AnakinConfig(num_envs=8, rollout_length=8, devices=4))
     with pytest.raises(ConfigError, match="trainer.devices: 4, but JAX has 1"):
         ppo_devices(too_many)
+
+
+def test_one_coach_trains_on_the_23_habit_file(tmp_path):
+    import dataclasses
+
+    from coachrl.config import CONFIG_DIR, load_world_config
+
+    world = load_world_config(CONFIG_DIR / "world" / "coachrl23.yaml")
+    trainer = dataclasses.replace(TINY.trainer, total_env_steps=8 * 8 * 2,
+                                  checkpoint_every_steps=0)
+    result = train(dataclasses.replace(TINY, world=world, trainer=trainer), tmp_path,
+                   show_progress=False)
+    assert result.updates == 2
+    final = json.loads((tmp_path / "final_eval.json").read_text())
+    assert final["eval_violations"] == 0 and 0.0 < final["eval_habit_alignment"] <= 1.0
+    action = load_coach(tmp_path).policy.step(
+        (), {k: jnp.asarray(v) for k, v in CoachEnv(world, seed=0).reset().observation.items()},
+        jax.random.PRNGKey(0))[0]
+    assert action.shape == (25,)

@@ -46,7 +46,7 @@ import numpy as np
 from coachrl.agents.policy import Policy
 from coachrl.sim.config import WorldConfig
 from coachrl.sim.features import feature_names
-from coachrl.sim.safety import nearest_allowed, padded_heads
+from coachrl.sim.safety import enforce, padded_heads
 from coachrl.sim.sessions import (
     ACTIVE_RECOVERY,
     AEROBIC_BASE,
@@ -193,10 +193,11 @@ class _Reader:
         return load / tss(60.0, INTENSITY_FACTORS[session]) * 60.0
 
     def safe(self, session, duration, habits, obs) -> jnp.ndarray:
-        """The action, with every masked head stepped down to the nearest allowed choice."""
+        """The action made safe and feasible by the shared `safety.enforce` (masked heads
+        stepped down, habit groups and the time budget applied)."""
         action = jnp.concatenate([jnp.stack([session, duration]).astype(jnp.int32),
                                   jnp.asarray(habits, jnp.int32)])
-        return nearest_allowed(action, obs["action_mask"], self.nvec)[0]
+        return enforce(action, obs["action_mask"], self.config)[0]
 
 
 def random_policy(config: WorldConfig) -> Policy:

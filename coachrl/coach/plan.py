@@ -37,7 +37,7 @@ from coachrl.sim.features import (
     readiness,
 )
 from coachrl.sim.record import empty_record
-from coachrl.sim.safety import RULE_NAMES, action_mask, reasons, safety_mask
+from coachrl.sim.safety import RULE_NAMES, action_mask, enforce, reasons, safety_mask
 from coachrl.sim.sessions import (
     EASY_HR_ZONE,
     EASY_ZONE,
@@ -160,6 +160,7 @@ def _decide(policy: Policy, config: WorldConfig, cautious: bool):
             observation = {**observation, "action_mask": mask.at[:len(HARD)].set(
                 mask[:len(HARD)] & not_hard)}
         action, _ = policy.step(policy.init(key), observation, key)
+        action = enforce(action, observation["action_mask"], config)[0]
         return action, safety_mask(history, config, ready).rules, ready
 
     if not policy.identity:

@@ -14,6 +14,8 @@ Outcomes that matter to an athlete, not reward:
   habit_alignment     mean over days of 1 - mean|1 - habit EMA| (1 = every goal met)
   adherence_pct       % of prescribed training (non-rest days) done, by minutes
   habit_adherence_pct % of habit prescriptions done at the prescribed level
+  over_budget_min     minutes a day prescribed (training and habits) beyond the person's
+                      real free time (0 when the habit file has no time budget)
   hours_per_week      training time done
   hard_time_pct       % of prescribed training time in hard sessions (tempo, HIIT)
   recovery_time_pct, low_time_pct, threshold_time_pct, high_time_pct
@@ -57,6 +59,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("habit_alignment", "habit alignment", True),
     Metric("adherence_pct", "training adherence (%)", True),
     Metric("habit_adherence_pct", "habit adherence (%)", True),
+    Metric("over_budget_min", "minutes a day over the time budget", False),
     Metric("hours_per_week", "training hours / week", None),
     Metric("hard_time_pct", "hard training time (%)", None),
     Metric("recovery_time_pct", "time at recovery intensity (%)", None),
@@ -137,6 +140,7 @@ def athlete_metrics(traj: Trajectory, config: WorldConfig) -> dict[str, np.ndarr
         "adherence_pct": 100.0 * _ratio(np.sum(traj.completed * prescribed_min, axis=1),
                                         prescribed_min.sum(axis=1)),
         "habit_adherence_pct": 100.0 * traj.habits_kept.mean(axis=1),
+        "over_budget_min": traj.over_budget_min.mean(axis=1),
         "hours_per_week": traj.minutes.sum(axis=1) / 60.0 / (days / 7.0),
         "hard_time_pct": 100.0 * _ratio(np.sum(prescribed_min * hard, axis=1),
                                         prescribed_min.sum(axis=1)),

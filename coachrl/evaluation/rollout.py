@@ -43,6 +43,7 @@ class Trajectory(NamedTuple):
     minutes: np.ndarray  # f32[N, T], minutes done
     completed: np.ndarray  # f32[N, T], fraction of the prescribed session done (1 on rest days)
     habits_kept: np.ndarray  # f32[N, T], share of habits done at the prescribed level
+    over_budget_min: np.ndarray  # f32[N, T], minutes prescribed beyond the person's free time
     habit_alignment: np.ndarray  # f32[N, T], 1 - mean|1 - habit EMA| after the day
     recovery: np.ndarray  # f32[N, T], true morning recovery score (0-100)
     seen_recovery: np.ndarray  # f32[N, T], recovery the policy saw (forward-filled; 50 if unknown)
@@ -107,9 +108,6 @@ def _jitted_seasons(world: AthleteWorld, policy: Policy):
     days = config.episode.max_days
     names = feature_names(config)
     i_recovery, i_tsb = names.index("recovery"), names.index("tsb")
-    levels = np.zeros((config.num_habits, max(config.nvec[2:], default=1)), np.float32)
-    for i, h in enumerate(config.habits.items):
-        levels[i, :len(h.levels)] = h.levels
 
     def seasons(athletes, world_key, policy_key):
         num = athletes.archetype.shape[0]
@@ -125,14 +123,12 @@ def _jitted_seasons(world: AthleteWorld, policy: Policy):
             states, ts = world.batch_step(states, actions, jax.random.fold_in(k_days, t),
                                           autoreset=False)
             x, rec, m = ts.extras, ts.extras["record"], ts.extras["metrics"]
-            prescribed = jnp.sum(jnp.where(x["action"][:, 2:, None] == jnp.arange(levels.shape[1]),
-                                           levels, 0.0), axis=-1)  # [N, H]
-            habits_kept = (jnp.mean(jnp.isclose(rec.habits, prescribed), axis=-1)
+            habits_kept = (jnp.mean(jnp.isclose(rec.habits, x["habits_prescribed"]), axis=-1)
                            if config.num_habits else jnp.ones((num,)))
             out = {
                 "action": x["action"], "violations": jnp.sum(x["violations"], axis=-1),
                 "session": rec.session, "minutes": rec.minutes, "completed": m["completed"],
-                "habits_kept": habits_kept,
+                "habits_kept": habits_kept, "over_budget_min": m["over_budget_min"],
                 "habit_alignment": x["reward_components"]["habits"],
                 "recovery": m["recovery"],
                 "seen_recovery": observation["features"][:, i_recovery] * 100.0,

@@ -63,46 +63,140 @@ class ActionsConfig(Section):
                    key=lambda i: abs(self.durations_min[i] - minutes))
 
 
+EFFECTS = ("none", "sleep", "mobility", "stress")  # a habit's physiology channel
+MAX_HABIT_LEVELS = 20
+
+
 @dataclasses.dataclass(frozen=True)
 class HabitConfig(Section):
-    """One daily habit: its action levels and weekly goal."""
+    """One daily habit of a person's habit file (`configs/habits/*.yaml`).
+
+    The goal is either `days_per_week` days at `amount` (a day counts once, however
+    much more is done) or a `weekly_amount`; `minutes` is the time it takes, per
+    unit (one number) or per level (one per level).
+    """
 
     name: str
-    effect: Literal["sleep", "mobility", "stress"]  # the physiology channel it feeds
     unit: str
     levels: tuple[float, ...] = param(lo=0.0)
-    weekly_goal: float = param(lo=1e-3)
-    default_level: int = param(lo=0)
+    minutes: float | tuple[float, ...] = param(lo=0.0)
+    days_per_week: float | None = param(None, lo=0.5, hi=7.0)
+    amount: float | None = param(None, lo=1e-3)
+    weekly_amount: float | None = param(None, lo=1e-3)
+    effect: Literal["none", "sleep", "mobility", "stress"] = "none"
+    default_level: int = param(0, lo=0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(len(self.levels) >= 2, f"levels: habit '{self.name}' needs at least 2 levels")
-        top = len(self.levels) - 1
-        require(self.default_level <= top,
-                f"default_level: {self.default_level} must index levels (0..{top})")
+        n = len(self.levels)
+        require(2 <= n <= MAX_HABIT_LEVELS,
+                f"levels: habit '{self.name}' needs 2 to {MAX_HABIT_LEVELS} amounts, got {n}")
+        require(all(a < b for a, b in zip(self.levels, self.levels[1:])),
+                f"levels: habit '{self.name}': {list(self.levels)} must be strictly increasing")
+        require(self.default_level <= n - 1,
+                f"default_level: habit '{self.name}': {self.default_level} must index levels "
+                f"(0..{n - 1})")
+        if isinstance(self.minutes, tuple):
+            require(len(self.minutes) == n,
+                    f"minutes: habit '{self.name}' has {n} levels but {len(self.minutes)} "
+                    "minutes (give one per level, or one number per unit)")
+        by_days = self.days_per_week is not None or self.amount is not None
+        require(by_days != (self.weekly_amount is not None),
+                f"days_per_week: habit '{self.name}' needs a goal: either days_per_week and "
+                "amount, or weekly_amount (not both)")
+        if by_days:
+            require(self.days_per_week is not None and self.amount is not None,
+                    f"amount: habit '{self.name}': days_per_week and amount go together")
+            require(self.amount <= self.levels[-1],
+                    f"amount: habit '{self.name}': {self.amount:g} is more than its top level "
+                    f"({self.levels[-1]:g})")
+        else:
+            require(self.weekly_amount <= 7 * self.levels[-1],
+                    f"weekly_amount: habit '{self.name}': {self.weekly_amount:g} is more than "
+                    f"7 x its top level ({self.levels[-1]:g})")
+
+    @property
+    def day_cap(self) -> float:
+        """The most of one day's amount that counts toward the goal (inf for weekly amounts)."""
+        return self.amount if self.days_per_week is not None else float("inf")
 
     @property
     def daily_goal(self) -> float:
+        """The amount a day that holds the EMA at 1: done x 7 / (N x amount) or x 7 / weekly."""
         return self.weekly_goal / 7.0
 
     @property
+    def weekly_goal(self) -> float:
+        """The goal as an amount a week (N x amount for N days a week)."""
+        if self.days_per_week is not None:
+            return self.days_per_week * self.amount
+        return self.weekly_amount
+
+    @property
+    def goal_amount(self) -> float:
+        """The amount of a day that meets the goal: `amount`, or the weekly amount / 7."""
+        return self.amount if self.days_per_week is not None else self.weekly_amount / 7.0
+
+    @property
     def goal_level(self) -> int:
-        """The level whose amount is closest to the daily goal (weekly goal / 7)."""
-        return min(range(len(self.levels)), key=lambda i: abs(self.levels[i] - self.daily_goal))
+        """The level whose amount is closest to a day's goal amount."""
+        return min(range(len(self.levels)), key=lambda i: abs(self.levels[i] - self.goal_amount))
+
+    @property
+    def level_minutes(self) -> tuple[float, ...]:
+        """Minutes each level takes."""
+        if isinstance(self.minutes, tuple):
+            return self.minutes
+        return tuple(self.minutes * level for level in self.levels)
+
+
+@dataclasses.dataclass(frozen=True)
+class HabitGroupConfig(Section):
+    """Mutually exclusive habits: at most `at_most` of them a day (above their lowest level)."""
+
+    name: str
+    habits: tuple[str, ...]
+    at_most: int = param(1, lo=1)
 
 
 @dataclasses.dataclass(frozen=True)
 class HabitsConfig(Section):
+    """A person's habit file: the habits, their groups and the day's time budget."""
+
     alpha: float = param(lo=1e-4, hi=1.0)
     items: tuple[HabitConfig, ...] = ()
+    groups: tuple[HabitGroupConfig, ...] = ()
+    time_budget_min: float | None = param(None, lo=10.0, hi=1440.0)
+    coached: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         names = [h.name for h in self.items]
         require(len(names) == len(set(names)), f"items: habit names must be unique, got {names}")
-        for effect in ("sleep", "mobility", "stress"):
+        for effect in EFFECTS[1:]:
             n = sum(h.effect == effect for h in self.items)
             require(n <= 1, f"items: at most one habit may have effect '{effect}' (found {n})")
+        for i, g in enumerate(self.groups):
+            unknown = [h for h in g.habits if h not in names]
+            require(not unknown, f"groups[{i}].habits: group '{g.name}' names unknown habits "
+                                 f"{unknown}; habits: {names}")
+            require(len(set(g.habits)) == len(g.habits) and len(g.habits) >= 2,
+                    f"groups[{i}].habits: group '{g.name}' needs 2 or more different habits")
+            require(g.at_most < len(g.habits),
+                    f"groups[{i}].at_most: group '{g.name}': {g.at_most} of {len(g.habits)} "
+                    "habits is no limit")
+        if self.coached is not None:
+            unknown = [h for h in self.coached if h not in names]
+            require(not unknown, f"coached: unknown habits {unknown}; habits: {names}")
+        if self.time_budget_min is not None:
+            least = sum(h.level_minutes[0] for h in self.items)
+            require(least <= self.time_budget_min,
+                    f"time_budget_min: {self.time_budget_min:g} min is less than the habits take "
+                    f"at their lowest levels ({least:g} min)")
+
+    def is_coached(self, name: str) -> bool:
+        """Whether the coach prescribes this habit (else it is held at its default level)."""
+        return self.coached is None or name in self.coached
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +215,18 @@ class CommonRanges(Section):
     missing_prob: Range = param(lo=0.0, hi=1.0)
     illness_susceptibility: Range = param(lo=0.0, hi=10.0)
     stress_sd: Range = param(lo=0.0, hi=3.0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_ranges(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class HabitBehaviourRanges(Section):
+    """How each person forms habits and judges their time (drawn from their own stream)."""
+
+    formation_days: Range = param(lo=1.0, hi=1000.0)  # log-uniform
+    time_realism: Range = param(lo=0.05, hi=1.0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -156,6 +262,7 @@ class ArchetypeConfig(Section):
 @dataclasses.dataclass(frozen=True)
 class PopulationConfig(Section):
     common: CommonRanges
+    habit_behaviour: HabitBehaviourRanges
     archetypes: tuple[ArchetypeConfig, ...]
     heldout_shift: float = param(lo=-1.0, hi=1.0)
     heldout_weights: tuple[float, ...] = param(lo=0.0)
@@ -312,6 +419,14 @@ class AdherenceConfig(Section):
     long_session_min: float = param(lo=10.0, hi=600.0)
     partial_share: float = param(lo=0.0, hi=1.0)
     partial_fraction: Range = param(lo=0.0, hi=1.0)
+    habit_automaticity_gain: float = param(lo=0.0, hi=10.0)
+    habit_decay_days: float = param(lo=1.0, hi=10000.0)
+    habit_free_count: int = param(lo=0, hi=100)
+    habit_count_gain: float = param(lo=0.0, hi=10.0)
+    habit_overtime_gain: float = param(lo=0.0, hi=10.0)
+    habit_readiness_gain: float = param(lo=0.0, hi=10.0)
+    habit_stress_gain: float = param(lo=0.0, hi=10.0)
+    habit_hard_day_gain: float = param(lo=0.0, hi=10.0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -387,6 +502,10 @@ class WorldConfig(Section):
     @property
     def head_names(self) -> tuple[str, ...]:
         return ("session", "duration") + tuple(f"habit_{h.name}" for h in self.habits.items)
+
+    @property
+    def habit_names(self) -> tuple[str, ...]:
+        return tuple(h.name for h in self.habits.items)
 
     @property
     def num_habits(self) -> int:

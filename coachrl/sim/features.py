@@ -25,7 +25,8 @@ Definitions (all from logged data only):
     neutral value before there is one) and the flag stays on.
   * Time in each intensity domain (recovery / low / threshold / high) over the last 7 days,
     in hours.
-  * Habit EMA: EMA_t = (1 - a) EMA_{t-1} + a done_t / daily_goal (CoachRL; -> 1 at the goal).
+  * Habit EMA: EMA_t = (1 - a) EMA_{t-1} + a n_t, n_t the day's amount normalised by the goal
+    (`coachrl.sim.habits`; CoachRL: -> 1 at the goal).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from coachrl.sim import habits as habits_lib
 from coachrl.sim.config import WorldConfig
 from coachrl.sim.record import DailyRecord
 from coachrl.sim.sessions import (
@@ -120,8 +122,7 @@ def init_history(config: WorldConfig, initial_ctl: float | jnp.ndarray = 0.0,
         rhr_mean=nan, rhr_n=jnp.int32(0), sleep_h=jnp.full((7,), nan),
         last=jnp.full((NUM_CHANNELS,), nan), age=jnp.full((NUM_CHANNELS,), 10_000, jnp.int32),
         low_recovery_streak=jnp.int32(0),
-        habit_ema=jnp.asarray([h.levels[h.default_level] / h.daily_goal
-                               for h in config.habits.items], jnp.float32),
+        habit_ema=jnp.asarray(habits_lib.initial_ema(config.habits)),
         ill=jnp.bool_(False), injured=jnp.bool_(False),
         days_to_race=jnp.asarray(days_to_race, jnp.int32),
         bench_last=nan, bench_ema=nan)
@@ -191,9 +192,7 @@ def log_day(history: History, record: DailyRecord, config: WorldConfig) -> Histo
     hard = lookup(HARD, record.session) & (record.minutes > 0)
     rested = (record.session == REST) | (record.minutes <= 0)
 
-    goals = jnp.asarray([h.daily_goal for h in config.habits.items], jnp.float32)
-    alpha = config.habits.alpha
-    habit_ema = (1.0 - alpha) * history.habit_ema + alpha * record.habits / goals
+    habit_ema = habits_lib.update_ema(history.habit_ema, record.habits, config.habits)
 
     has_bench = ~jnp.isnan(record.benchmark)
     bench_ema = jnp.where(

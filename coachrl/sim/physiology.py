@@ -98,6 +98,7 @@ class Physiology(NamedTuple):
     injury_left: jnp.ndarray  # i32, injured days left (incl. today)
     illness_left: jnp.ndarray  # i32, ill days left (incl. today)
     low_recovery_yesterday: jnp.ndarray  # bool, true recovery < safety line yesterday
+    automaticity: jnp.ndarray  # f32[H], how automatic each habit has become (Lally 2010), 0..1
 
 
 class Morning(NamedTuple):
@@ -249,7 +250,8 @@ def initial_physiology(params: AthleteParams, config: WorldConfig) -> Physiology
         overreached=jnp.int32(NORMAL),
         hrv_noise=zero, stress=zero, sleep_h=params.sleep_need_h, sleep_eff=zero + 0.88,
         sleep_debt=zero, injury_left=jnp.int32(0), illness_left=jnp.int32(0),
-        low_recovery_yesterday=jnp.bool_(False))
+        low_recovery_yesterday=jnp.bool_(False),
+        automaticity=jnp.zeros(w.shape + (config.num_habits,), jnp.float32))
 
 
 def stress_effective(phys: Physiology, history: History, config: WorldConfig) -> jnp.ndarray:

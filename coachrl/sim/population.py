@@ -24,6 +24,7 @@ import numpy as np
 from coachrl.sim.config import ArchetypeConfig, CommonRanges, WorldConfig
 
 HELDOUT_STREAM = 0x5EED_0FF  # folded into the key of held-out draws: an independent stream
+HABIT_STREAM = 0x4AB1  # folded into the key of the habit-behaviour draws (physiology unchanged)
 
 LEVEL_FIELDS = tuple(f.name for f in dataclasses.fields(ArchetypeConfig)
                      if f.name not in ("name", "weight"))
@@ -60,6 +61,8 @@ class AthleteParams(NamedTuple):
     injury_susceptibility: jnp.ndarray
     illness_susceptibility: jnp.ndarray
     stress_sd: jnp.ndarray
+    formation_days: jnp.ndarray  # days of daily repetition to 95 % automaticity (Lally 2010)
+    time_realism: jnp.ndarray  # share of the stated time budget really free on a day
 
 
 def _tables(config: WorldConfig, heldout: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -86,7 +89,8 @@ def sample_athlete(key: jax.Array, config: WorldConfig, heldout: bool = False) -
     if heldout:
         key = jax.random.fold_in(key, HELDOUT_STREAM)
     u = jax.random.uniform(key, (_NUM_UNIFORM,))
-    return athlete_from_uniform(u, config, heldout)
+    u_habit = jax.random.uniform(jax.random.fold_in(key, HABIT_STREAM), (2,))
+    return athlete_from_uniform(u, config, heldout, u_habit)
 
 
 def sample_athletes(key: jax.Array, batch: int, config: WorldConfig,
@@ -96,12 +100,15 @@ def sample_athletes(key: jax.Array, batch: int, config: WorldConfig,
     if heldout:
         key = jax.random.fold_in(key, HELDOUT_STREAM)
     u = uniform(key, (batch, _NUM_UNIFORM))
-    return jax.vmap(lambda row: athlete_from_uniform(row, config, heldout))(u)
+    u_habit = uniform(jax.random.fold_in(key, HABIT_STREAM), (batch, 2))
+    return jax.vmap(lambda row, h: athlete_from_uniform(row, config, heldout, h))(u, u_habit)
 
 
-def athlete_from_uniform(u: jnp.ndarray, config: WorldConfig, heldout: bool) -> AthleteParams:
+def athlete_from_uniform(u: jnp.ndarray, config: WorldConfig, heldout: bool,
+                         u_habit: jnp.ndarray) -> AthleteParams:
     """The athlete given by uniforms u[0] (archetype), u[1:-1] (one per ranged parameter)
-    and u[-1] (trainability, through the normal inverse CDF)."""
+    and u[-1] (trainability, through the normal inverse CDF); `u_habit` (2 uniforms, from a
+    stream of their own) the habit behaviour: formation days log-uniformly, time realism."""
     lo, hi, weights = _tables(config, heldout)
     pop = config.population
     cumulative = np.cumsum(weights)[:-1]
@@ -111,6 +118,9 @@ def athlete_from_uniform(u: jnp.ndarray, config: WorldConfig, heldout: bool) -> 
     v = dict(zip(LEVEL_FIELDS + COMMON_FIELDS, values))
     z = jnp.sqrt(2.0) * jax.scipy.special.erfinv(2.0 * jnp.clip(u[-1], 1e-6, 1 - 1e-6) - 1.0)
     trainability = jnp.clip(1.0 + pop.trainability_sd * z, *pop.trainability_range)
+    (f_lo, f_hi), (r_lo, r_hi) = _habit_ranges(pop.habit_behaviour, heldout, pop.heldout_shift)
+    formation_days = jnp.exp(np.log(f_lo) + u_habit[0] * (np.log(f_hi) - np.log(f_lo)))
+    time_realism = r_lo + u_habit[1] * (r_hi - r_lo)
     return AthleteParams(
         archetype=arch, p0=v["p0"], aerobic_ceiling=v["aerobic_ceiling"],
         vo2_ceiling=v["vo2_ceiling"], trainability=trainability, retention=v["retention"],
@@ -123,4 +133,19 @@ def athlete_from_uniform(u: jnp.ndarray, config: WorldConfig, heldout: bool) -> 
         hrv_day_sd=v["hrv_day_sd"], rhr_base_bpm=v["rhr_base_bpm"],
         sleep_need_h=v["sleep_need_h"], missing_prob=v["missing_prob"],
         injury_susceptibility=v["injury_susceptibility"],
-        illness_susceptibility=v["illness_susceptibility"], stress_sd=v["stress_sd"])
+        illness_susceptibility=v["illness_susceptibility"], stress_sd=v["stress_sd"],
+        formation_days=formation_days, time_realism=time_realism)
+
+
+def _habit_ranges(ranges, heldout: bool, shift: float):
+    """(formation_days, time_realism) ranges, moved up for the held-out population like
+    every other range (time realism kept within [0, 1])."""
+    out = []
+    for name in ("formation_days", "time_realism"):
+        lo, hi = getattr(ranges, name)
+        if heldout:
+            lo, hi = lo + shift * (hi - lo), hi + shift * (hi - lo)
+            if name == "time_realism":
+                lo, hi = min(lo, 1.0), min(hi, 1.0)
+        out.append((float(lo), float(hi)))
+    return out

@@ -16,6 +16,13 @@ Heads are independent categoricals, so the joint ACWR rule is enforced as a
 product mask: among the "up to intensity k" type sets, keep the one that leaves
 the most (type, duration) training choices, every one of them under the line.
 Rest is always allowed, and so is the shortest duration: a mask is never empty.
+
+Habits (`coachrl.sim.habits`): a habit the coach does not prescribe is held at its
+default level; with a time budget, no duration or habit level longer than the day.
+What heads cannot express alone, the groups ("at most K of these a day") and the
+budget shared by the session and every habit, `enforce` applies to the whole
+prescription, after the mask: the one function the world, the baselines, the
+trials and the daily coach call.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
+from coachrl.sim import habits as habits_lib
 from coachrl.sim.config import WorldConfig
 from coachrl.sim.features import History, Readiness, compute_features, readiness
 from coachrl.sim.sessions import (
@@ -33,6 +41,7 @@ from coachrl.sim.sessions import (
     INTENSITY_FACTORS,
     NUM_SESSION_TYPES,
     REST,
+    lookup,
     tss,
 )
 
@@ -101,7 +110,9 @@ def safety_mask(history: History, config: WorldConfig,
     durations = jnp.asarray(config.actions.durations_min, jnp.float32)
     first = jnp.arange(durations.shape[0]) == 0
     cap = jnp.maximum(s.ramp_floor_min, s.ramp_factor * r.longest_min)
-    duration = (durations <= cap) | first
+    in_day = jnp.asarray(_durations_in_day(config)) | first
+    ramp_ok = (durations <= cap) | first
+    duration = ramp_ok & in_day
 
     # ACWR after today's load for every (type, duration): ok[S, D], monotone in both.
     a, c = config.pmc.acute_days, config.pmc.chronic_days
@@ -124,16 +135,54 @@ def safety_mask(history: History, config: WorldConfig,
     acwr_duration = safe | (first & ~jnp.any(safe))
     acwr_fired = jnp.any(acwr_session != session) | jnp.any(acwr_duration != duration)
 
-    rules = jnp.concatenate([session_rules, jnp.stack([jnp.any(~duration), acwr_fired])])
+    rules = jnp.concatenate([session_rules, jnp.stack([jnp.any(in_day & ~ramp_ok), acwr_fired])])
     return SafetyMask(acwr_session, acwr_duration, rules)
+
+
+def _durations_in_day(config: WorldConfig) -> np.ndarray:
+    """bool[D]: the durations that fit the day's time budget with every habit at its lowest."""
+    durations = np.asarray(config.actions.durations_min, np.float32)
+    budget = config.habits.time_budget_min
+    if budget is None:
+        return np.ones(durations.shape, bool)
+    least = float(habits_lib.tables(config.habits).minutes[:, 0].sum())
+    return durations <= budget - least
+
+
+def habit_level_mask(config: WorldConfig) -> np.ndarray:
+    """bool[sum(nvec[2:])]: the habit levels the coach may prescribe (the same every day)."""
+    held = habits_lib.level_mask(config.habits)
+    return np.concatenate([held[i, :len(h.levels)] for i, h in enumerate(config.habits.items)]
+                          or [np.zeros((0,), bool)])
 
 
 def action_mask(history: History, config: WorldConfig,
                 ready: Readiness | None = None) -> jnp.ndarray:
-    """bool[sum(nvec)]: session choices, duration choices, then every habit level (all allowed)."""
+    """bool[sum(nvec)]: session choices, duration choices, then every habit level."""
     m = safety_mask(history, config, ready)
-    habits = jnp.ones((sum(config.nvec[2:]),), bool)
-    return jnp.concatenate([m.session, m.duration, habits])
+    return jnp.concatenate([m.session, m.duration, jnp.asarray(habit_level_mask(config))])
+
+
+def enforce(action: jnp.ndarray, mask: jnp.ndarray, config: WorldConfig
+            ) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+    """The prescription made safe and feasible: masked heads replaced (`nearest_allowed`),
+    then the habit groups and the day's time budget (`habits.fit`).
+
+    Returns (action, replaced[H]: heads the mask changed, trimmed[num_habits]: habits the
+    groups or the budget lowered). The one function every caller applies to an action.
+    """
+    nvec = config.nvec
+    action, replaced = nearest_allowed(action, mask, nvec)
+    if not config.num_habits:
+        return action, replaced, jnp.zeros((0,), bool)
+    levels, trimmed = habits_lib.fit(action[2:], training_minutes(action, config), config.habits)
+    return jnp.concatenate([action[:2], levels.astype(action.dtype)]), replaced, trimmed
+
+
+def training_minutes(action: jnp.ndarray, config: WorldConfig) -> jnp.ndarray:
+    """The prescribed session's minutes (0 for rest)."""
+    minutes = lookup(np.float32(config.actions.durations_min), action[1])
+    return jnp.where(action[0] == REST, 0.0, minutes)
 
 
 def observe(history: History, config: WorldConfig) -> dict[str, jnp.ndarray]:

@@ -24,12 +24,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from coachrl.sim import draws
+from coachrl.sim import habits as habits_lib
 from coachrl.sim import physiology as phys_lib
 from coachrl.sim.config import WorldConfig
 from coachrl.sim.features import History, init_history, log_day, num_features, observe_morning
 from coachrl.sim.population import AthleteParams, sample_athlete, sample_athletes
 from coachrl.sim.record import DailyRecord, empty_record
-from coachrl.sim.safety import RULE_NAMES, nearest_allowed, observe, safety_mask
+from coachrl.sim.safety import RULE_NAMES, enforce, observe, safety_mask, training_minutes
 from coachrl.sim.sessions import HARD, NUM_ZONES, lookup, zone_minutes
 
 FIRST, MID, LAST = 0, 1, 2  # dm_env.StepType values
@@ -95,12 +96,6 @@ class AthleteWorld:
         self.nvec = config.nvec
         self.num_features = num_features(config)
         habits = config.habits.items
-        width = max(len(h.levels) for h in habits) if habits else 1
-        table = np.zeros((len(habits), width), np.float32)
-        for i, h in enumerate(habits):
-            table[i, :len(h.levels)] = h.levels
-        self._habit_levels = table
-        self._habit_default = np.asarray([h.default_level for h in habits], np.int32)
         self._sleep_habit = next((i for i, h in enumerate(habits) if h.effect == "sleep"), None)
         self._num_uniform = _U_HABITS + config.num_habits + 1 + _NUM_NORMAL
 
@@ -293,7 +288,7 @@ class AthleteWorld:
         cfg = self.config
         params, history, m = state.params, state.history, state.morning
         action = jnp.clip(jnp.asarray(action, jnp.int32), 0, jnp.asarray(self.nvec) - 1)
-        action, replaced = nearest_allowed(action, state.mask, self.nvec)
+        action, replaced, trimmed = enforce(action, state.mask, cfg)
         nh = cfg.num_habits
         u_habits = u[_U_HABITS:_U_HABITS + nh]
         z = _normal(u[_U_HABITS + nh + 1:_U_HABITS + nh + 1 + 3])  # benchmark, sleep, stress
@@ -307,12 +302,21 @@ class AthleteWorld:
                                   params, cfg, u[a], u[a + 1], u[a + 2])
         load = phys_lib.load_of(done.session, done.minutes)
         in_zone = zone_minutes(done.session, done.minutes)  # [NUM_ZONES]
+        hard_done = lookup(HARD, done.session) & (done.minutes > 0)
 
         # Habits done: the prescribed level, or the athlete's default when not followed.
-        followed = u_habits < params.habit_adherence
-        level = jnp.where(followed, action[2:], self._habit_default)
-        habits_done = jnp.sum(jnp.where(level[:, None] == jnp.arange(self._habit_levels.shape[1]),
-                                        self._habit_levels, 0.0), axis=1)
+        levels = action[2:]
+        day_minutes = habits_lib.prescribed_minutes(levels, training_minutes(action, cfg),
+                                                     cfg.habits)
+        logits = habits_lib.adherence_logits(
+            levels, state.physiology.automaticity, day_minutes, m.recovery, stress, hard_done,
+            params.habit_adherence, params.time_realism, cfg)
+        level_done, followed = habits_lib.done_levels(levels, logits, u_habits, cfg.habits)
+        habits_done = habits_lib.amounts_of(level_done, cfg.habits)
+        repeated = followed & (levels > habits_lib.tables(cfg.habits).default)
+        budget = cfg.habits.time_budget_min
+        over_budget = (jnp.float32(0.0) if budget is None else
+                       jnp.maximum(day_minutes - budget * params.time_realism, 0.0))
 
         # Benchmark / race result: this morning's performance, less a short night's cut.
         before = state.physiology
@@ -334,14 +338,15 @@ class AthleteWorld:
         loss = jnp.where(ill, cfg.risk.illness_fitness_loss, 0.0)
         physiology = physiology._replace(
             aerobic=physiology.aerobic - loss * (physiology.aerobic - physiology.aerobic_floor),
-            vo2=physiology.vo2 - loss * (physiology.vo2 - physiology.vo2_floor))
+            vo2=physiology.vo2 - loss * (physiology.vo2 - physiology.vo2_floor),
+            automaticity=habits_lib.next_automaticity(before.automaticity, repeated,
+                                                      params.formation_days, cfg))
 
         # Tonight, then tomorrow's events.
         if self._sleep_habit is not None:
             time_in_bed = habits_done[self._sleep_habit]
         else:
             time_in_bed = params.sleep_need_h / cfg.sleep.efficiency
-        hard_done = lookup(HARD, done.session) & (done.minutes > 0)
         physiology = phys_lib.night(physiology, history, time_in_bed, hard_done, params, cfg,
                                     z[1], z[2])
         hz = phys_lib.hazards(physiology, history, done.session, m.recovery, params, cfg)
@@ -368,7 +373,7 @@ class AthleteWorld:
             "recovery": (m.recovery - 50.0) / 50.0,
             "adaptation": 100.0 * (phys_lib.capacity(physiology) - phys_lib.capacity(before)),
             "performance": (tested - state.tested) * to_pct,
-            "habits": 1.0 - jnp.mean(jnp.abs(1.0 - history.habit_ema)),
+            "habits": habits_lib.alignment(history.habit_ema),
             "injury": injured.astype(jnp.float32),
             "illness": ill.astype(jnp.float32),
             "overtraining": ((m.hrv_z < -cfg.safety.hrv_sd_below).astype(jnp.float32)
@@ -386,6 +391,9 @@ class AthleteWorld:
             "reward_components": {k_: jnp.asarray(v, jnp.float32) for k_, v in components.items()},
             "action": action,
             "violations": replaced,
+            "habits_prescribed": habits_lib.amounts_of(levels, cfg.habits),
+            "habits_followed": followed,
+            "habits_trimmed": trimmed,
             "metrics": {
                 "performance": perf_after, "tested": tested,
                 "capacity": phys_lib.capacity(physiology), "aerobic": physiology.aerobic,
@@ -399,6 +407,7 @@ class AthleteWorld:
                 "injured": injured, "ill": ill, "new_injury": new_injury,
                 "new_illness": new_illness,
                 "gain": (tested - state.start_performance) * to_pct,
+                "day_minutes": day_minutes, "over_budget_min": over_budget,
             },
         }
         ts = TimeStep(jnp.where(day >= state.length, LAST, MID).astype(jnp.int32),

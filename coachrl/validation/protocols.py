@@ -23,7 +23,7 @@ import numpy as np
 from coachrl.agents.policy import Policy
 from coachrl.sim.config import WorldConfig
 from coachrl.sim.features import feature_names
-from coachrl.sim.safety import nearest_allowed
+from coachrl.sim.safety import enforce
 from coachrl.sim.sessions import INTENSITY_FACTORS, REST, SESSION_NAMES, tss
 
 Day = tuple[str, float]  # (session type name, minutes)
@@ -108,7 +108,7 @@ def calendar_policy(config: WorldConfig, arm: Arm) -> Policy:
                         np.float32)
     durations = np.asarray(config.actions.durations_min, np.float32)
     goals = np.asarray([h.goal_level for h in config.habits.items], np.int32)
-    nvec, days = config.nvec, len(sessions)
+    days = len(sessions)
 
     def step(state: CalendarState, obs, key):
         start_ctl = jnp.where(state.day == 0, obs["features"][i_ctl] * 100.0, state.start_ctl)
@@ -127,7 +127,7 @@ def calendar_policy(config: WorldConfig, arm: Arm) -> Policy:
         session = jnp.where(trains, session, REST)
         action = jnp.concatenate([jnp.stack([session, duration]).astype(jnp.int32),
                                   jnp.asarray(goals, jnp.int32)])
-        action = nearest_allowed(action, obs["action_mask"], nvec)[0]
+        action = enforce(action, obs["action_mask"], config)[0]
         return action, CalendarState(state.day + 1, start_ctl, owed)
 
     def init(key: jax.Array) -> CalendarState:
