@@ -143,7 +143,8 @@ def test_the_mask_holds_uncoached_habits_and_long_sessions_off():
             assert allowed.tolist() == [int(t.default[i])]
     assert habit_level_mask(world).shape == (sum(world.nvec[2:]),)
     # With a 100-minute budget no session longer than 100 minutes is offered.
-    small = dataclasses.replace(WORLD23, habits=dataclasses.replace(HABITS23, time_budget_min=100.0))
+    small = dataclasses.replace(
+        WORLD23, habits=dataclasses.replace(HABITS23, time_budget_min=100.0))
     state, _ = AthleteWorld(small).reset(jax.random.PRNGKey(0),
                                          AthleteWorld(small).sample_athlete(jax.random.PRNGKey(1)))
     mask = np.asarray(action_mask(state.history, small))
@@ -254,8 +255,10 @@ def test_bad_habit_files_name_the_file_the_habit_and_the_field(tmp_path, items, 
 
 def test_bad_groups_and_budgets_are_named(tmp_path):
     items = ("items:\n"
-             "  - {name: run, unit: min, levels: [0, 30], minutes: 1, days_per_week: 3, amount: 30}\n"
-             "  - {name: gym, unit: min, levels: [0, 45], minutes: 1, days_per_week: 2, amount: 45}\n")
+             "  - {name: run, unit: min, levels: [0, 30], minutes: 1, days_per_week: 3,"
+             " amount: 30}\n"
+             "  - {name: gym, unit: min, levels: [0, 45], minutes: 1, days_per_week: 2,"
+             " amount: 45}\n")
     world = _write(tmp_path, "alpha: 0.1\n" + items
                    + "groups: [{name: sport, habits: [run, basketball]}]\n")
     with pytest.raises(ConfigError, match=r"groups\[0\].habits: group 'sport' names unknown "

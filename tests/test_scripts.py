@@ -325,3 +325,16 @@ def test_import_log_cli(tmp_path, capsys):
         assert importer.main(["--athlete", athlete, flag, fixture, "--db", db,
                               "--new-athlete"]) == 0
         assert f"imported {days} new days" in capsys.readouterr().out
+
+
+def test_bench_habits_prints_json_last(tmp_path):
+    result = run_script("bench_habits.py", "--minutes", "0.02", "--group_size", "23",
+                        "--athletes", "4", "--days", "14", "--host_devices", "1",
+                        "--out", str(tmp_path), *TINY_TRAIN, timeout=170)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["habits"] == 23 and len(report["split_chunks"]) == 1
+    for name in ("single", "split", "greedy", "random"):
+        assert 0.0 <= report[name]["alignment"] <= 1.0
+        assert report[name]["over_budget_min"] >= 0.0
+    assert report["single"]["athlete_days_per_s"] > 0
