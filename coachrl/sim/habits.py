@@ -166,6 +166,15 @@ def prescribed_minutes(levels: jnp.ndarray, training_minutes: jnp.ndarray,
     return training_minutes + jnp.sum(minutes_of(levels, habits), axis=-1)
 
 
+def over_budget(day_minutes: jnp.ndarray, time_realism: jnp.ndarray,
+                habits: HabitsConfig) -> jnp.ndarray:
+    """Minutes prescribed beyond the person's real free time (budget x realism); 0 without
+    a budget."""
+    if habits.time_budget_min is None:
+        return jnp.zeros_like(jnp.asarray(day_minutes, jnp.float32))
+    return jnp.maximum(day_minutes - habits.time_budget_min * time_realism, 0.0)
+
+
 def adherence_logits(levels: jnp.ndarray, automaticity: jnp.ndarray, day_minutes: jnp.ndarray,
                      recovery: jnp.ndarray, stress: jnp.ndarray, hard_day: jnp.ndarray,
                      habit_adherence: jnp.ndarray, time_realism: jnp.ndarray,
@@ -174,10 +183,7 @@ def adherence_logits(levels: jnp.ndarray, automaticity: jnp.ndarray, day_minutes
     a, habits = config.adherence, config.habits
     t = tables(habits)
     count = jnp.sum(levels > t.default)
-    if habits.time_budget_min is None:
-        over = jnp.float32(0.0)
-    else:
-        over = jnp.maximum(day_minutes - habits.time_budget_min * time_realism, 0.0)
+    over = over_budget(day_minutes, time_realism, habits)
     p = jnp.clip(habit_adherence, 1e-3, 1.0 - 1e-3)
     shared = (jnp.log(p) - jnp.log1p(-p)
               - a.habit_count_gain * jnp.maximum(count - a.habit_free_count, 0)
@@ -207,4 +213,4 @@ def next_automaticity(automaticity: jnp.ndarray, repeated: jnp.ndarray,
 
 __all__ = ["HabitTables", "adherence_logits", "alignment", "amounts_of", "done_levels", "fit",
            "initial_ema", "level_mask", "minutes_of", "next_automaticity", "normalised",
-           "prescribed_minutes", "tables", "update_ema"]
+           "over_budget", "prescribed_minutes", "tables", "update_ema"]

@@ -314,9 +314,7 @@ class AthleteWorld:
         level_done, followed = habits_lib.done_levels(levels, logits, u_habits, cfg.habits)
         habits_done = habits_lib.amounts_of(level_done, cfg.habits)
         repeated = followed & (levels > habits_lib.tables(cfg.habits).default)
-        budget = cfg.habits.time_budget_min
-        over_budget = (jnp.float32(0.0) if budget is None else
-                       jnp.maximum(day_minutes - budget * params.time_realism, 0.0))
+        over_budget = habits_lib.over_budget(day_minutes, params.time_realism, cfg.habits)
 
         # Benchmark / race result: this morning's performance, less a short night's cut.
         before = state.physiology
