@@ -21,11 +21,11 @@ from pathlib import Path
 import yaml
 
 from coachrl.schema import CONFIG_DIR, ConfigError, Section, load_config, param, to_dict
-from coachrl.sim.config import WorldConfig
+from coachrl.sim.config import HabitsConfig, WorldConfig
 
 __all__ = ["CONFIG_DIR", "ConfigError", "DEFAULT_WORLD_FILE", "RunConfig", "WorldConfig",
-           "default_world_config", "is_run_file", "load_run_config", "load_world",
-           "load_world_config", "to_dict"]
+           "default_world_config", "is_run_file", "load_habit_file", "load_run_config",
+           "load_world", "load_world_config", "to_dict"]
 
 DEFAULT_WORLD_FILE = CONFIG_DIR / "world" / "default.yaml"
 
@@ -60,6 +60,12 @@ def default_world_config() -> WorldConfig:
     if _DEFAULT_WORLD is None:
         _DEFAULT_WORLD = load_world_config()
     return _DEFAULT_WORLD
+
+
+def load_habit_file(path: str | os.PathLike[str]) -> HabitsConfig:
+    """Loads a person's habit file (`configs/habits/*.yaml`); `ConfigError` names the file,
+    the habit and the field. Read with `yaml.safe_load`: nothing in it is executed."""
+    return load_config(HabitsConfig, path)
 
 
 def load_run_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:

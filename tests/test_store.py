@@ -540,7 +540,8 @@ def test_previous_schema_is_upgraded_and_every_value_kept(url, pre_alembic):
                 a.threshold_pace_s_per_km) == ("Ann", 190.0, 170.0, 250.0, None)
         assert a.created_at.replace(tzinfo=a.created_at.tzinfo or dt.UTC) == dt.datetime(
             2026, 2, 1, 6, 30, tzinfo=dt.UTC)
-        assert a.habit_goals == {"sleep": ("h", 56.0)}
+        assert a.habit_goals == {"sleep": ("h", 56.0)} and a.habits is None
+        assert s.days("ann")[0].weight_kg is None  # revision 0003's column, not weighed
         assert s.days("ann") == [LoggedDay(
             D1, hrv_ms=60.0, rhr_bpm=50.0, sleep_h=7.5, sleep_eff=0.9, benchmark_w=240.0,
             injured=True, sessions=[DoneSession("tempo", 45.0, 6.0)], habits={"sleep": 7.5})]
@@ -564,7 +565,7 @@ def test_new_store_is_at_head_and_matches_the_models(url):
     open_store(url).close()  # reopening is a no-op
     assert _sql(url, "SELECT version_num FROM alembic_version") == [(migrations.HEAD,)]
     assert _sql(url, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
-    assert migrations.known_revisions() == ["0001", "0002"]
+    assert migrations.known_revisions() == ["0001", "0002", "0003"]
     assert migrations.known_revisions()[-1] == migrations.HEAD
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext

@@ -71,8 +71,12 @@ def _plan_card(plan: Plan) -> str:
                     f"<td>{escape(s.target)}</td></tr>" for s in plan.steps)
     steps = (f"<h2>Workout</h2><table><tr><th>step</th><th>time</th><th>target</th></tr>"
              f"{steps}</table>") if steps else '<p class="muted">Rest day: no workout.</p>'
-    habits = "".join(f"<li>{escape(name)}: {escape(todo)}</li>"
-                     for name, todo in plan.habits.items())
+    habits = "".join(
+        f"<li>{escape(t.name)}: {escape(t.text)}"
+        + (f' <span class="muted">{escape(t.reason.split(": ", 1)[1])}</span>' if t.reason
+           else f' <span class="muted">({escape(t.status)})</span>') + "</li>"
+        for t in plan.todo) or "".join(f"<li>{escape(name)}: {escape(todo)}</li>"
+                                       for name, todo in plan.habits.items())
     reasons = "".join(f"<li>{escape(r)}</li>" for r in plan.reasons)
     return (f'<div class="card" id="plan"><div class="muted">{plan.date:%A %d %B %Y}</div>'
             f'<div class="big" id="session">{escape(plan.label)}</div>'
@@ -131,6 +135,7 @@ def log_form(athlete_id: str, date: dt.date, csrf: str, habits: Mapping[str, str
             f'{number("hrv_ms", "HRV (ms)")}{number("rhr_bpm", "resting HR (bpm)")}'
             f'{number("sleep_h", "sleep (h)")}{number("sleep_eff", "sleep efficiency (0-1)")}'
             f'{number("recovery", "recovery (0-100)")}{number("benchmark_w", "benchmark (W)")}'
+            f'{number("weight_kg", "weight (kg)")}'
             f'<br>{box("ill", "ill")}{box("injured", "injured")}<br>{habit_inputs}<br>'
             f'<button type="submit" id="log-submit">Log</button>'
             f'<p class="muted">A logged day is never changed: logging a date again with '

@@ -63,7 +63,7 @@ log = logging.getLogger("coachrl.app")
 ATHLETE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 AthleteId = Annotated[str, Path(pattern=ATHLETE_ID, description="the athlete's id in the store")]
 DateText = Annotated[str | None, Query(description="YYYY-MM-DD (default: today)")]
-READINGS = ("hrv_ms", "rhr_bpm", "sleep_h", "sleep_eff", "recovery", "benchmark_w")
+READINGS = ("hrv_ms", "rhr_bpm", "sleep_h", "sleep_eff", "recovery", "benchmark_w", "weight_kg")
 EXPORTS = {"ics": ("calendar", "text/calendar"),
            "zwo": ("zwift_workout", "application/xml"),
            "fit": ("fit_workout", "application/vnd.ant.fit")}
@@ -99,10 +99,11 @@ class LogIn(BaseModel):
     sleep_eff: float | None = None
     recovery: float | None = None
     benchmark_w: float | None = None
+    weight_kg: float | None = None
     ill: bool = False
     injured: bool = False
     sessions: list[SessionIn] = Field(default_factory=list, max_length=10)
-    habits: dict[str, float] = Field(default_factory=dict, max_length=20)
+    habits: dict[str, float] = Field(default_factory=dict, max_length=100)
 
 
 def logged_day(date: dt.date, readings: Mapping[str, float | None],

@@ -42,6 +42,7 @@ from coachrl.app.charts import CHARTS, chart
 from coachrl.app.history import Series, history_series
 from coachrl.coach.plan import Plan, Step
 from coachrl.coach.store import Athlete, LoggedDay, Store, StoreError, entry_source
+from coachrl.coach.todo import HabitFileMismatch, HabitTodo
 from coachrl.sim.config import WorldConfig
 
 log = logging.getLogger("coachrl.app")
@@ -135,7 +136,9 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
                 load_tss=float(data["load_tss"]),
                 steps=tuple(Step(**step) for step in data["steps"]),
                 habits=dict(data["habits"]), reasons=tuple(data["reasons"]),
-                rules=tuple(data["rules"]), action=tuple(int(a) for a in data["action"]))
+                rules=tuple(data["rules"]), action=tuple(int(a) for a in data["action"]),
+                todo=tuple(HabitTodo(**{k: v for k, v in t.items() if k != "text"})
+                           for t in data.get("todo", ())))
 
 
 def log_fingerprint(days: list[LoggedDay], checkpoint: str) -> str:
@@ -332,7 +335,7 @@ class CoachService:
         athlete = snapshot.athlete
         coach = self.coach  # Unavailable (503) with the reason when there is none
         days = [d for d in snapshot.days if d.date <= date]
-        fingerprint = log_fingerprint(days, self.checkpoint)
+        fingerprint = log_fingerprint(days, f"{self.checkpoint}\n{athlete.habits!r}")
         stored = self.store.plan(athlete.id, date)
         if stored is not None and stored.get("log_fingerprint") == fingerprint:
             try:
@@ -341,7 +344,10 @@ class CoachService:
             except (KeyError, TypeError, ValueError) as error:
                 log.warning("stored plan of %s on %s unreadable (%s): recomputed",
                             athlete.id, date, error)
-        daily = today_plan(self.store, coach, athlete.id, date, write=False)
+        try:
+            daily = today_plan(self.store, coach, athlete.id, date, write=False)
+        except HabitFileMismatch as error:
+            raise Conflict(str(error)) from None
         result = {**daily.result, "log_fingerprint": fingerprint}
         self.store.write_plan(athlete.id, date, result)
         return PlanView(athlete, result, daily.week)

@@ -1,6 +1,6 @@
 """The `coachrl` command: every entry point of CoachRL as one program.
 
-    coachrl demo | train | evaluate | validate | import | log | today | serve  [--help]
+    coachrl demo | train | evaluate | validate | import | log | habits | today | serve  [--help]
 
 Each subcommand is a module here with `add_arguments(parser)` and
 `handle(args) -> exit code`; its logic lives in the package (this folder and the modules
@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
                "import a log: CSV, Apple Health export.xml, Oura JSON or .fit files"),
     "log": ("logs", "add_log_arguments", "run_log_command",
             "log one day by hand: a session, readings, habits, illness or injury"),
+    "habits": ("habits", "add_arguments", "handle",
+               "an athlete's habit file: store it (--set), list each habit's goal and status"),
     "today": ("today", "add_arguments", "handle",
               "today's plan for a logged athlete (table or JSON; .ics, .zwo, .fit files)"),
     "serve": ("serve", "add_arguments", "handle",

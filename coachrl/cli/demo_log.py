@@ -71,6 +71,7 @@ def write_demo_log(athlete: str = "demo", days: int = 60, db: str | None = None,
             store.add_athlete(athlete, name="Demo athlete", threshold_power_w=round(ftp),
                               habit_goals={h.name: (h.unit, h.weekly_goal)
                                            for h in config.habits.items})
+            store.set_habits(athlete, config.habits)
             new = store.log_days(athlete, logged, source=f"simulated:seed{seed}")
     except StoreError as error:
         raise UsageError(str(error)) from None

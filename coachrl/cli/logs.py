@@ -1,5 +1,8 @@
 """`coachrl import` (a log file into the store) and `coachrl log` (one day by hand).
 
+    coachrl log --athlete me violin=15 reading=20 --weight 72.4
+    coachrl log --athlete me --session aerobic_base --minutes 60 --rpe 4 --sleep 7.5
+
 Both go through the store's `log_days`, which never overwrites: a day logged again with
 the same values changes nothing; one that differs from what is stored is refused with the
 date and the field, and nothing of the batch is written.
@@ -80,6 +83,9 @@ def run_import(args: argparse.Namespace) -> int:
 def add_log_arguments(parser: argparse.ArgumentParser) -> None:
     from coachrl.sim.sessions import SESSION_NAMES
 
+    parser.add_argument("done", nargs="*", metavar="HABIT=AMOUNT",
+                        help="habits done, in their units, e.g. violin=15 reading=20 (the "
+                             "athlete's habit file names them; `coachrl habits` lists them)")
     parser.add_argument("--athlete", required=True, help="the athlete's id in the store")
     parser.add_argument("--date", default=None, help="the day, YYYY-MM-DD (default: today)")
     parser.add_argument("--session", default=None, metavar="TYPE",
@@ -94,7 +100,9 @@ def add_log_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recovery", type=float, default=None,
                         help="the wearable's recovery / readiness score (0-100)")
     parser.add_argument("--habit", action="append", default=[], metavar="NAME=AMOUNT",
-                        help="a habit done, in its unit, e.g. mobility=10 (repeatable)")
+                        help="a habit done, in its unit, e.g. mobility=10 (repeatable; the "
+                             "same as HABIT=AMOUNT)")
+    parser.add_argument("--weight", type=float, default=None, help="body weight (kg)")
     parser.add_argument("--ill", action="store_true", help="ill today")
     parser.add_argument("--injured", action="store_true", help="injured today")
     parser.add_argument("--db", default=None, help=DB_HELP)
@@ -115,23 +123,23 @@ def logged_day(args: argparse.Namespace):
         raise UsageError("--rpe needs --session")
     readings = {"hrv_ms": ("--hrv", args.hrv), "rhr_bpm": ("--rhr", args.rhr),
                 "sleep_h": ("--sleep", args.sleep), "sleep_eff": ("--sleep-eff", args.sleep_eff),
-                "recovery": ("--recovery", args.recovery),
+                "recovery": ("--recovery", args.recovery), "weight_kg": ("--weight", args.weight),
                 "minutes": ("--minutes", args.minutes), "rpe": ("--rpe", args.rpe)}
     for field, (flag, value) in readings.items():
         if value is not None and field in PLAUSIBLE and value not in PLAUSIBLE[field]:
             raise UsageError(f"{flag} {value:g}: outside the plausible range {PLAUSIBLE[field]}")
     habits: dict[str, float] = {}
-    for item in args.habit:
+    for flag, item in [*(("", d) for d in args.done), *(("--habit ", h) for h in args.habit)]:
         name, sep, amount = item.partition("=")
         try:
             value = float(amount)
         except ValueError:
             value = None
         if not sep or not name.strip() or value is None or value < 0:
-            raise UsageError(f"--habit {item!r}: expected NAME=AMOUNT with an amount >= 0, "
+            raise UsageError(f"{flag}{item!r}: expected HABIT=AMOUNT with an amount >= 0, "
                              "e.g. mobility=10")
         if name.strip() in habits:
-            raise UsageError(f"--habit {name.strip()}: given twice")
+            raise UsageError(f"{flag}{name.strip()}: given twice")
         habits[name.strip()] = value
     sessions = []
     if args.session is not None and args.session != SESSION_NAMES[REST]:
@@ -139,7 +147,8 @@ def logged_day(args: argparse.Namespace):
     try:
         return LoggedDay(date, hrv_ms=args.hrv, rhr_bpm=args.rhr, sleep_h=args.sleep,
                          sleep_eff=args.sleep_eff, recovery=args.recovery, ill=args.ill,
-                         injured=args.injured, sessions=tuple(sessions), habits=habits)
+                         injured=args.injured, sessions=tuple(sessions), habits=habits,
+                         weight_kg=args.weight)
     except StoreError as error:
         raise UsageError(str(error)) from None
 
@@ -155,13 +164,17 @@ def run_log(args: argparse.Namespace) -> int:
             known = store.athlete(args.athlete).habit_goals
             unknown = [h for h in day.habits if known and h not in known]
             if unknown:
-                raise UsageError(f"--habit {unknown[0]}: not one of the athlete's habits "
-                                 f"({', '.join(known)})")
+                raise UsageError(f"{unknown[0]}: not one of the athlete's habits "
+                                 f"({', '.join(known)}); a session is logged with --session "
+                                 "TYPE --minutes M")
             new = store.log_days(args.athlete, [day], source=entry_source("coachrl log"))
     except StoreError as error:
         raise UsageError(f"{error} (a logged day is never overwritten: nothing was "
                          "written)") from None
-    print(f"logged {day.date} for '{args.athlete}' in {url}" if new else
+    what = ", ".join(f"{h} {a:g} {known[h][0] if h in known else ''}".rstrip()
+                     for h, a in day.habits.items())
+    print(f"logged {day.date} for '{args.athlete}' in {url}" + (f": {what}" if what else "")
+          if new else
           f"{day.date} was already logged for '{args.athlete}' with these values: nothing "
           "changed")
     return new

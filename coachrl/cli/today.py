@@ -70,12 +70,31 @@ def ics(plans, athlete_id: str) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
-def table(plan, week) -> str:
+def todo_lines(plan, result: dict[str, Any] | None = None) -> list[str]:
+    """Today's habits as a to-do list (the pushed ones with their reason), then the body
+    weight and the habits' alignment when the daily coach gave them."""
+    if not plan.todo:
+        return ["  habits: " + ", ".join(f"{k} {v}" for k, v in plan.habits.items())]
+    width = max(len(t.name) for t in plan.todo)
+    out = ["  habits to do today:"]
+    for t in plan.todo:
+        time = f" ({t.minutes:.0f} min)" if t.minutes >= 1 and t.unit != "min" else ""
+        why = f"  <- {t.reason.split(': ', 1)[1]}" if t.reason else f"  ({t.status})"
+        out.append(f"    [ ] {t.name:<{width}}  {t.text}{time}{why}")
+    result = result or {}
+    if result.get("weight"):
+        out.append(f"  {result['weight']['text']}")
+    if result.get("habit_alignment") is not None:
+        out.append(f"  habit alignment {result['habit_alignment']:.2f} (1 = every goal met)")
+    return out
+
+
+def table(plan, week, result: dict[str, Any] | None = None) -> str:
     """Today's plan and the outlook as terminal text."""
     out = [f"{plan.date.isoformat()}: {plan.label}"
            + (f", {plan.minutes:.0f} min (~{plan.load_tss:.0f} TSS)" if plan.minutes else "")]
     out += [f"  {s.name:<16} {s.minutes:5.0f} min  {s.target}" for s in plan.steps]
-    out.append("  habits: " + ", ".join(f"{k} {v}" for k, v in plan.habits.items()))
+    out += todo_lines(plan, result)
     out.append("  why:")
     out += [f"    - {r}" for r in plan.reasons]
     out.append("  next days:")
@@ -121,7 +140,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     checkpoint = args.checkpoint or default_checkpoint()
     enable_compile_cache()
     from coachrl.checkpoint import CheckpointError
-    from coachrl.coach.daily import today_plan
+    from coachrl.coach.daily import HabitFileMismatch, today_plan
     from coachrl.coach.store import StoreError, open_store
     from coachrl.files import write_atomic
     from coachrl.training.checkpoints import load_coach
@@ -135,7 +154,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             athlete_id = athlete_of(store, args.athlete)
             daily = today_plan(store, coach, athlete_id, date, write=not args.dry_run)
             athlete = store.athlete(athlete_id)
-    except StoreError as error:
+    except (StoreError, HabitFileMismatch) as error:
         raise UsageError(str(error)) from None
     plan, week, result = daily.plan, daily.week, daily.result
     try:
@@ -152,8 +171,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         write_atomic(files["--workout-file"], json.dumps(
             {"date": date.isoformat(), "sport_session": plan.session, "minutes": plan.minutes,
              "steps": result["steps"]}, indent=2))
-    print(json.dumps(result) if args.format == "json" else table(plan, week))
+    print(json.dumps(result) if args.format == "json" else table(plan, week, result))
     return result
 
 
-__all__ = ["add_arguments", "athlete_of", "handle", "ics", "run", "table"]
+__all__ = ["add_arguments", "athlete_of", "handle", "ics", "run", "table", "todo_lines"]

@@ -17,6 +17,9 @@ Records used (everything else is ignored):
       i.e. the overnight/morning reading, the one comparable to other wearables'.
   HKQuantityTypeIdentifierRestingHeartRate  (unit count/min) -> `rhr_bpm`
       the mean of the date's readings (normally there is one per day).
+  HKQuantityTypeIdentifierBodyMass  (unit kg or lb) -> `weight_kg`
+      a smart scale's weigh-in; the day's reading is the FIRST one of the date (the
+      morning weigh-in), pounds converted (1 lb = 0.45359237 kg).
   HKCategoryTypeIdentifierSleepAnalysis -> `sleep_h`, `sleep_eff`
       segments with value HKCategoryValueSleepAnalysisAsleep* (Asleep, AsleepUnspecified,
       AsleepCore, AsleepDeep, AsleepREM) count as asleep, HKCategoryValueSleepAnalysisInBed
@@ -37,10 +40,10 @@ Records used (everything else is ignored):
 Dates are the local dates as written in the `startDate`/`endDate` attributes
 (`2024-03-04 07:12:00 +0100` is 2024-03-04), whatever the offset.
 
-Readings outside plausible ranges (HRV in (0, 300] ms, resting HR in [25, 150] bpm, hours
-asleep in [0, 16], workout minutes in (0, 600]) and records with an unreadable value, unit
-or date are skipped, each with a warning in the list returned next to the days; they are
-not fatal. Broken XML raises `AppleHealthError` naming the file and the line; so does a
+Readings outside plausible ranges (HRV in (0, 300] ms, resting HR in [25, 150] bpm, body
+weight in [20, 400] kg, hours asleep in [0, 16], workout minutes in (0, 600]) and records
+with an unreadable value, unit or date are skipped, each with a warning in the list
+returned next to the days; they are not fatal. Broken XML raises `AppleHealthError` naming the file and the line; so does a
 DOCTYPE declaring entities, and a file whose root is not `HealthData`.
 
 `read_export(path, start, end)` returns (days sorted by date, warnings);
@@ -71,6 +74,8 @@ if TYPE_CHECKING:
 SOURCE = "apple_health"
 HRV = "HKQuantityTypeIdentifierHeartRateVariabilitySDNN"
 RHR = "HKQuantityTypeIdentifierRestingHeartRate"
+BODY_MASS = "HKQuantityTypeIdentifierBodyMass"
+KG_PER = {"kg": 1.0, "lb": 0.45359237, "g": 0.001}
 SLEEP = "HKCategoryTypeIdentifierSleepAnalysis"
 ASLEEP_PREFIX = "HKCategoryValueSleepAnalysisAsleep"
 IN_BED = "HKCategoryValueSleepAnalysisInBed"
@@ -78,7 +83,7 @@ NIGHT_GAP = dt.timedelta(hours=2)
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 
 RANGES: dict[str, Range] = {
-    **{k: PLAUSIBLE[k] for k in ("hrv_ms", "rhr_bpm", "sleep_h")},
+    **{k: PLAUSIBLE[k] for k in ("hrv_ms", "rhr_bpm", "sleep_h", "weight_kg")},
     "minutes": PLAUSIBLE["minutes"]._replace(low_inclusive=False),  # a workout lasts > 0 min
 }
 UNITS = {HRV: ("hrv_ms", "ms"), RHR: ("rhr_bpm", "count/min")}
@@ -139,6 +144,7 @@ class _Collector:
         self.warnings: list[str] = []
         self.hrv: dict[dt.date, tuple[dt.datetime, float]] = {}
         self.rhr: dict[dt.date, list[float]] = defaultdict(list)
+        self.weight: dict[dt.date, tuple[dt.datetime, float]] = {}
         # (start, end, local end date, kind) with kind 'asleep', 'in_bed' or 'other'
         self.sleep: list[tuple[dt.datetime, dt.datetime, dt.date, str]] = []
         self.workouts: dict[dt.date, list[tuple[dt.datetime, str, float]]] = defaultdict(list)
@@ -150,6 +156,8 @@ class _Collector:
         kind = attrib.get("type")
         if kind in UNITS:
             self._reading(kind, attrib)
+        elif kind == BODY_MASS:
+            self._weight(attrib)
         elif kind == SLEEP:
             self._sleep(attrib)
 
@@ -175,6 +183,27 @@ class _Collector:
                 self.hrv[date] = (start, value)
         else:
             self.rhr[date].append(value)
+
+    def _weight(self, attrib: dict[str, str]) -> None:
+        when = attrib.get("startDate")
+        try:
+            start = _when(when)
+            value = _number(attrib.get("value"))
+        except ValueError as e:
+            self.warn("weight_kg", when, f"unreadable record: {e}")
+            return
+        unit = attrib.get("unit", "kg")
+        if unit not in KG_PER:
+            self.warn("weight_kg", when, f"unit {unit!r}, expected one of {', '.join(KG_PER)}")
+            return
+        kg = round(value * KG_PER[unit], 3)
+        if kg not in RANGES["weight_kg"]:
+            self.warn("weight_kg", when, f"{kg:g} kg is outside the plausible range "
+                                         f"{RANGES['weight_kg']}")
+            return
+        date = start.date()
+        if date not in self.weight or start < self.weight[date][0]:
+            self.weight[date] = (start, kg)
 
     def _sleep(self, attrib: dict[str, str]) -> None:
         when = attrib.get("startDate")
@@ -245,7 +274,7 @@ class _Collector:
 
     def days(self, start: dt.date | None, end: dt.date | None) -> list[LoggedDay]:
         nights = self._nights()
-        dates = set(self.hrv) | set(self.rhr) | set(nights) | set(self.workouts)
+        dates = set(self.hrv) | set(self.rhr) | set(nights) | set(self.workouts) | set(self.weight)
         days = []
         for date in sorted(dates):
             if (start is not None and date < start) or (end is not None and date > end):
@@ -257,7 +286,8 @@ class _Collector:
                 date=date,
                 hrv_ms=self.hrv[date][1] if date in self.hrv else None,
                 rhr_bpm=round(sum(rhr) / len(rhr), 4) if rhr else None,
-                sleep_h=hours, sleep_eff=eff, sessions=sessions))
+                sleep_h=hours, sleep_eff=eff, sessions=sessions,
+                weight_kg=self.weight[date][1] if date in self.weight else None))
         return days
 
 

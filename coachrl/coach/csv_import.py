@@ -19,6 +19,7 @@ An empty cell means "missing" (readings) or "no" (flags). Whitespace around cell
                 other than rest is given; must be empty or 0 without a session
   rpe           session RPE (CR-10), in [0, 10]; optional; only with a session
   benchmark_w   a benchmark effort's power in W, in (0, 3000]; optional
+  weight_kg     body weight in kg, in [20, 400]; optional (a smart scale's morning weigh-in)
   habit:<name>  any number of columns: the amount of habit <name> done that day, >= 0,
                 in the habit's unit (e.g. `habit:sleep` hours in bed, `habit:mobility` and
                 `habit:breathing` minutes); empty = not logged
@@ -56,7 +57,7 @@ HABIT_PREFIX = "habit:"
 RANGES = PLAUSIBLE
 READING_COLUMNS = ("hrv_ms", "rhr_bpm", "sleep_h", "sleep_eff", "recovery")
 COLUMNS = ("date", *READING_COLUMNS, "ill", "injured", "session", "minutes", "rpe",
-           "benchmark_w")
+           "benchmark_w", "weight_kg")
 TRUE = frozenset({"1", "true", "yes"})
 FALSE = frozenset({"", "0", "false", "no"})
 
@@ -158,6 +159,7 @@ def _day(row: _Row, cells: dict[str, str]) -> LoggedDay:
                                        f"duration in minutes (> 0)")
         sessions = ((session, minutes, rpe),)
     benchmark_w = row.number("benchmark_w", cells.get("benchmark_w", ""))
+    weight_kg = row.number("weight_kg", cells.get("weight_kg", ""))
     habits: dict[str, float] = {}
     for name, text in cells.items():
         if not name.startswith(HABIT_PREFIX) or text == "":
@@ -169,7 +171,7 @@ def _day(row: _Row, cells: dict[str, str]) -> LoggedDay:
         habits[name[len(HABIT_PREFIX):].strip()] = value
     try:
         return LoggedDay(date=date, ill=ill, injured=injured, sessions=sessions, habits=habits,
-                         benchmark_w=benchmark_w, **readings)
+                         benchmark_w=benchmark_w, weight_kg=weight_kg, **readings)
     except StoreError as e:  # should not happen after the checks above
         raise row.error(None, str(e)) from e
 

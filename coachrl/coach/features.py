@@ -26,7 +26,7 @@ import jax
 import numpy as np
 
 from coachrl.coach.programs import program
-from coachrl.coach.store import PLAUSIBLE, READING_FIELDS, DoneSession, LoggedDay
+from coachrl.coach.store import MEASURE_FIELDS, PLAUSIBLE, DoneSession, LoggedDay
 from coachrl.sim.config import WorldConfig
 from coachrl.sim.features import History, init_history, observe_morning, update_history
 from coachrl.sim.record import DailyRecord, empty_record
@@ -95,7 +95,7 @@ def logged_day(record: DailyRecord, date: dt.date, config: WorldConfig) -> Logge
 
 _UNITS = {"hrv_ms": "HRV {:g} ms", "rhr_bpm": "resting HR {:g} bpm", "sleep_h": "sleep {:g} h",
           "sleep_eff": "sleep efficiency {:g}", "recovery": "recovery {:g}",
-          "benchmark_w": "benchmark {:g} W"}
+          "benchmark_w": "benchmark {:g} W", "weight_kg": "weight {:g} kg"}
 
 
 def screened(day: LoggedDay) -> tuple[LoggedDay, list[str]]:
@@ -103,7 +103,7 @@ def screened(day: LoggedDay) -> tuple[LoggedDay, list[str]]:
     note for each: readings that reached the store without an importer's checks (another
     app, a hand edit) are not trusted."""
     notes, changes = [], {}
-    for name in (*READING_FIELDS, "benchmark_w"):
+    for name in MEASURE_FIELDS:
         value = getattr(day, name)
         if value is not None and value not in PLAUSIBLE[name]:
             changes[name] = None

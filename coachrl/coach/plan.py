@@ -27,6 +27,7 @@ from coachrl.agents.policy import Policy
 from coachrl.coach.features import HISTORY_TREE, history_spec
 from coachrl.coach.programs import program
 from coachrl.coach.store import Athlete
+from coachrl.coach.todo import HabitTodo
 from coachrl.sim.config import WorldConfig
 from coachrl.sim.features import (
     History,
@@ -68,13 +69,15 @@ class Plan:
     reasons: tuple[str, ...]
     rules: tuple[str, ...]  # the safety rules that fired today
     action: tuple[int, ...]  # the coach's action: session, duration bucket, habit levels
+    # today's habits as a to-do list with reasons (`coachrl.coach.todo`; the daily coach's)
+    todo: tuple[HabitTodo, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"date": self.date.isoformat(), "session": self.session, "label": self.label,
                 "minutes": self.minutes, "load_tss": round(self.load_tss, 1),
                 "steps": [dataclasses.asdict(s) for s in self.steps], "habits": self.habits,
                 "reasons": list(self.reasons), "rules": list(self.rules),
-                "action": list(self.action)}
+                "action": list(self.action), "todo": [t.to_json() for t in self.todo]}
 
 
 def zone(session: int, athlete: Athlete | None, easy: bool = False) -> str:

@@ -10,9 +10,12 @@ Tables:
   alembic_version the store's revision (`coachrl.coach.migrations.HEAD` once opened)
   schema_version  legacy marker: 1 before Alembic, `SCHEMA_VERSION` (2) from revision 0002
   athletes        id, name, max_hr, threshold_hr, threshold_power_w, threshold_pace_s_per_km
-  habit_goals     per athlete and habit: unit and weekly goal
+  habit_goals     per athlete and habit: unit and weekly goal (athletes without a habit file)
+  habit_files     per athlete: every habit file given (`HabitsConfig` JSON), the latest in
+                  force; it sets the athlete's habits and goals (`Athlete.habits`)
   readings        per athlete and date: the wearable readings (NULL = missing), benchmark_w,
-                  ill, injured, source. A row here is what makes a date a logged day.
+                  weight_kg, ill, injured, source. A row here is what makes a date a
+                  logged day.
   sessions        per athlete and date: 'planned' or 'done' sessions (type from
                   `coachrl.sim.sessions.SESSION_NAMES`, minutes, TSS, RPE, steps JSON;
                   tss_logged: TSS as logged, else derived from the type's intensity
@@ -24,7 +27,7 @@ Logged data are never overwritten or removed, but a day logged again is merged: 
 new is added (readings from a wearable, then the day's rides from FIT files, say). When a
 stored day is logged again, field by field:
 
-  readings    hrv_ms, rhr_bpm, sleep_h, sleep_eff, recovery, benchmark_w: a stored NULL
+  readings    hrv_ms, rhr_bpm, sleep_h, sleep_eff, recovery, benchmark_w, weight_kg: a stored NULL
               takes the new value; a new NULL changes nothing; two values that differ
               (beyond float rounding, `math.isclose` rel 1e-9) are a conflict.
   ill/injured a new True sets a stored False (a report added); a new False changes nothing.
@@ -50,6 +53,7 @@ source that added it. Every write is one transaction: on any error, nothing of i
 written; on PostgreSQL `log_days` locks the athlete's row, so concurrent logs of one
 athlete merge one after the other (SQLite serialises all writers). Plans are the exception
 to never-overwrite: `write_plan` replaces the plan of a date (and touches nothing else).
+A new habit file (`set_habits`) is added next to the earlier ones, which are kept.
 """
 
 from __future__ import annotations
@@ -87,12 +91,16 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from coachrl.coach import migrations
+from coachrl.schema import from_dict, to_dict
+from coachrl.sim.config import HabitsConfig
 from coachrl.sim.sessions import NUM_ZONES, SESSION_NAMES, SESSION_TYPES, ZONE_NAMES, tss
 
 # The legacy marker in `schema_version` from revision 0002 on: coachrl from before Alembic
 # reads only 1 and so refuses newer stores. The schema's version is the Alembic revision.
 SCHEMA_VERSION = 2
 READING_FIELDS = ("hrv_ms", "rhr_bpm", "sleep_h", "sleep_eff", "recovery")
+# Every measured value of a day: the readings, a benchmark effort and the body weight.
+MEASURE_FIELDS = (*READING_FIELDS, "benchmark_w", "weight_kg")
 
 class Range(NamedTuple):
     """A plausible interval of a reading: `low`..`high`, each end inclusive or not."""
@@ -124,6 +132,7 @@ PLAUSIBLE: dict[str, Range] = {
     "rpe": Range(0.0, 10.0),  # session RPE (CR-10)
     "tss": Range(0.0, 2000.0),  # one session's Training Stress Score (1 h at threshold = 100)
     "benchmark_w": Range(0.0, 3000.0, low_inclusive=False),  # benchmark effort (W)
+    "weight_kg": Range(20.0, 400.0),  # body weight (kg)
 }
 ZONE_SLACK_MIN = 1.0  # a session's time in zone may exceed its minutes by this much (rounding)
 ATHLETE_FIELDS = ("name", "max_hr", "threshold_hr", "threshold_power_w",
@@ -197,6 +206,14 @@ class HabitGoalRow(Base):
     weekly_goal: Mapped[float] = mapped_column(Float)
 
 
+class HabitFileRow(Base):
+    __tablename__ = "habit_files"  # revision 0003
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    athlete_id: Mapped[str] = mapped_column(ForeignKey("athletes.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    habits: Mapped[str] = mapped_column(Text)
+
+
 class ReadingRow(Base):
     __tablename__ = "readings"
     __table_args__ = (UniqueConstraint("athlete_id", "date"),)
@@ -209,6 +226,7 @@ class ReadingRow(Base):
     sleep_eff: Mapped[float | None] = mapped_column(Float)
     recovery: Mapped[float | None] = mapped_column(Float)
     benchmark_w: Mapped[float | None] = mapped_column(Float)
+    weight_kg: Mapped[float | None] = mapped_column(Float)  # revision 0003
     ill: Mapped[bool] = mapped_column(Boolean, default=False)
     injured: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str] = mapped_column(String(100))
@@ -264,7 +282,8 @@ class PlanRow(Base):
 
 @dataclasses.dataclass(frozen=True)
 class Athlete:
-    """An athlete as stored. `habit_goals`: habit name -> (unit, weekly goal)."""
+    """An athlete as stored. `habits`: their habit file in force (the latest given), or
+    None; `habit_goals`: habit name -> (unit, weekly goal), the file's when there is one."""
 
     id: str
     name: str | None
@@ -274,6 +293,7 @@ class Athlete:
     threshold_pace_s_per_km: float | None
     created_at: dt.datetime
     habit_goals: Mapping[str, tuple[str, float]]
+    habits: HabitsConfig | None = None
 
 
 class DoneSession(NamedTuple):
@@ -335,12 +355,13 @@ class LoggedDay:
     sessions: Sequence[DoneSession] = ()
     habits: Mapping[str, float] = dataclasses.field(default_factory=dict)
     benchmark_w: float | None = None
+    weight_kg: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.date, dt.date) or isinstance(self.date, dt.datetime):
             raise StoreError(f"date: expected a datetime.date, got {self.date!r}")
         where = self.date.isoformat()
-        for name in (*READING_FIELDS, "benchmark_w"):
+        for name in MEASURE_FIELDS:
             object.__setattr__(self, name, _optional_float(getattr(self, name), where, name))
         object.__setattr__(self, "ill", bool(self.ill))
         object.__setattr__(self, "injured", bool(self.injured))
@@ -556,11 +577,32 @@ class Store:
         """The stored athlete `id`; StoreError if unknown."""
         with self._sessions() as s:
             row = _athlete_row(s, id)
+            stored = _habit_file(s, id)
+            habits = None if stored is None else from_dict(
+                HabitsConfig, json.loads(stored), f"athlete {id!r}'s habit file")
+            goals = _goals(s, id) if habits is None else {
+                h.name: (h.unit, h.weekly_goal) for h in habits.items}
             return Athlete(id=row.id, name=row.name, max_hr=row.max_hr,
                            threshold_hr=row.threshold_hr,
                            threshold_power_w=row.threshold_power_w,
                            threshold_pace_s_per_km=row.threshold_pace_s_per_km,
-                           created_at=row.created_at, habit_goals=_goals(s, id))
+                           created_at=row.created_at, habit_goals=goals, habits=habits)
+
+    def set_habits(self, athlete_id: str, habits: HabitsConfig) -> bool:
+        """Gives the athlete the habit file `habits` (a `HabitsConfig`, e.g.
+        `coachrl.config.load_habit_file(path)`); returns False when it is already the one in
+        force. A new file is added next to the earlier ones (never overwritten) and is in
+        force from now: the habits, units and goals of `athlete()` and the daily coach's."""
+        if not isinstance(habits, HabitsConfig):
+            raise StoreError(f"athlete {athlete_id!r}: expected a HabitsConfig, got "
+                             f"{type(habits).__name__}")
+        text = json.dumps(to_dict(habits), sort_keys=True)
+        with self._write() as s:
+            _athlete_row(s, athlete_id, lock=True)
+            if _habit_file(s, athlete_id) == text:
+                return False
+            s.add(HabitFileRow(athlete_id=athlete_id, created_at=_now(), habits=text))
+        return True
 
     def athletes(self) -> list[str]:
         """The ids of all stored athletes, sorted."""
@@ -608,8 +650,7 @@ class Store:
                 if date not in stored:
                     s.add(ReadingRow(athlete_id=athlete_id, date=date, source=source,
                                      ill=day.ill, injured=day.injured,
-                                     benchmark_w=day.benchmark_w,
-                                     **{f: getattr(day, f) for f in READING_FIELDS}))
+                                     **{f: getattr(day, f) for f in MEASURE_FIELDS}))
                     changes = DayChanges(readings={}, sessions=day.sessions, habits=day.habits)
                 else:
                     changes = merge_day(stored[date], day, source,
@@ -653,9 +694,9 @@ class Store:
         for row in s.scalars(in_range(select(HabitDoneRow), HabitDoneRow)
                              .order_by(HabitDoneRow.id)):
             habits.setdefault(row.date, {})[row.habit] = row.amount
-        return [LoggedDay(date=r.date, ill=r.ill, injured=r.injured, benchmark_w=r.benchmark_w,
+        return [LoggedDay(date=r.date, ill=r.ill, injured=r.injured,
                           sessions=sessions.get(r.date, ()), habits=habits.get(r.date, {}),
-                          **{f: getattr(r, f) for f in READING_FIELDS})
+                          **{f: getattr(r, f) for f in MEASURE_FIELDS})
                 for r in readings]
 
     # -- plans ----------------------------------------------------------------------------------
@@ -748,6 +789,12 @@ def _goals(s: Session, athlete_id: str) -> dict[str, tuple[str, float]]:
     return {r.habit: (r.unit, r.weekly_goal) for r in rows}
 
 
+def _habit_file(s: Session, athlete_id: str) -> str | None:
+    """The JSON of the athlete's habit file in force (the latest given), or None."""
+    return s.scalars(select(HabitFileRow.habits).where(HabitFileRow.athlete_id == athlete_id)
+                     .order_by(HabitFileRow.id.desc()).limit(1)).one_or_none()
+
+
 def _session_row(athlete_id: str, date: dt.date, done: DoneSession, source: str) -> SessionRow:
     zones = done.zone_minutes or (None,) * NUM_ZONES
     return SessionRow(athlete_id=athlete_id, date=date, kind="done", session_type=done.type,
@@ -768,7 +815,7 @@ class DayChanges(NamedTuple):
     """What logging a day again adds to the stored day (`merge_day`).
 
     Attributes:
-      readings: reading / benchmark_w / ill / injured columns to set, name -> new value.
+      readings: reading / benchmark_w / weight_kg / ill / injured columns to set.
       sessions: the done sessions to add, in the new day's order.
       habits: the habits to add, name -> amount.
     """
@@ -794,7 +841,7 @@ def merge_day(stored: LoggedDay, new: LoggedDay, source: str,
                          f"({why}logged data are never overwritten)")
 
     readings: dict[str, float | bool] = {}
-    for field in (*READING_FIELDS, "benchmark_w"):
+    for field in MEASURE_FIELDS:
         old, value = getattr(stored, field), getattr(new, field)
         if value is not None and old is None:
             readings[field] = value

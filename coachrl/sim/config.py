@@ -168,9 +168,16 @@ class HabitsConfig(Section):
     groups: tuple[HabitGroupConfig, ...] = ()
     time_budget_min: float | None = param(None, lo=10.0, hi=1440.0)
     coached: tuple[str, ...] | None = None
+    # The person's target body weight [low, high] kg, or None. The world has no body
+    # weight: the daily coach counts the band in its alignment (`habits.weight_score`).
+    weight_band_kg: tuple[float, ...] | None = param(None, lo=20.0, hi=400.0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.weight_band_kg is not None:
+            band = self.weight_band_kg
+            require(len(band) == 2 and band[0] < band[1],
+                    f"weight_band_kg: expected [low, high] with low < high, got {list(band)}")
         names = [h.name for h in self.items]
         require(len(names) == len(set(names)), f"items: habit names must be unique, got {names}")
         for effect in EFFECTS[1:]:

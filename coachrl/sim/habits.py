@@ -7,7 +7,8 @@ baselines, the safety mask and the daily coach:
                 of an "N days a week" goal (a day counts once: the original's 1 x 7/5
                 for a 30-minute run 5 days a week) and unbounded for a weekly amount
   EMA           E_t = (1 - a) E_{t-1} + a n_t, -> 1 when the goal is met (CoachRL, seed 004)
-  alignment     1 - mean_i |1 - E_i|
+  alignment     1 - mean_i |1 - E_i| (the daily coach adds the body weight's score,
+                `weight_score`, as one more item when the file sets a target band)
   fit           groups (at most K of a set above their lowest level: the ones prescribed
                 highest, then the first in the file) and the day's time budget (after
                 training, habits in file order take the largest prescribed-or-lower level
@@ -107,6 +108,14 @@ def alignment(ema: jnp.ndarray) -> jnp.ndarray:
     if ema.shape[-1] == 0:
         return jnp.ones(ema.shape[:-1], jnp.float32)
     return 1.0 - jnp.mean(jnp.abs(1.0 - ema), axis=-1)
+
+
+def weight_score(weight_kg: float, band: tuple[float, ...]) -> float:
+    """A body weight's share of the alignment, on the habits' scale (1 - |1 - E|): 1 inside
+    the target band [low, high], falling linearly to 0 one band width outside it."""
+    low, high = band
+    distance = max(low - weight_kg, weight_kg - high, 0.0)
+    return max(0.0, 1.0 - distance / (high - low))
 
 
 def initial_ema(habits: HabitsConfig) -> np.ndarray:
@@ -213,4 +222,4 @@ def next_automaticity(automaticity: jnp.ndarray, repeated: jnp.ndarray,
 
 __all__ = ["HabitTables", "adherence_logits", "alignment", "amounts_of", "done_levels", "fit",
            "initial_ema", "level_mask", "minutes_of", "next_automaticity", "normalised",
-           "over_budget", "prescribed_minutes", "tables", "update_ema"]
+           "over_budget", "prescribed_minutes", "tables", "update_ema", "weight_score"]

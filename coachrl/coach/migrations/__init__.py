@@ -8,6 +8,7 @@ No alembic.ini: the `Config` is built here with `script_location` this folder, s
 from an installed package. Revisions:
   0001  the schema as coachrl created it before Alembic (tables + `schema_version` 1)
   0002  sessions: `tss_logged` and time in zone (`zone_<name>_min`, ZONE_NAMES order)
+  0003  `habit_files` (each athlete's habit files, the latest in force), readings.weight_kg
 
 A store made before Alembic (a `schema_version` table holding 1 and no `alembic_version`)
 is stamped 0001 and upgraded. Adding a revision: write `versions/NNNN_what.py` with
@@ -27,7 +28,7 @@ from typing import Any
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-HEAD = "0002"
+HEAD = "0003"
 LEGACY_TABLE = "schema_version"  # coachrl before Alembic: one row, the schema version (1)
 LEGACY_VERSION = 1  # the only schema_version that code wrote (= revision 0001)
 VERSION_TABLE = "alembic_version"
