@@ -5,7 +5,6 @@ tables on an in-process server, and the environment batches' auto-reset.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import dm_env
@@ -111,12 +110,13 @@ def test_agent_sequence_sizes_and_example_columns(agents):
     ppo, mpo = agents["ppo"], agents["mpo"]
     # PPO: T + 1 steps every T, distributed.batch_items (2 by default) windows per update.
     assert (ppo.sequence_length, ppo.sequence_period, ppo.items_per_batch) == (5, 4, 2)
-    # MPO: n_step + 1 steps every step, ceil(batch_size / E) = ceil(16 / 3) = 6 windows.
-    assert (mpo.sequence_length, mpo.sequence_period, mpo.items_per_batch) == (3, 1, 6)
+    # MPO: n_step + 1 steps every step, one athlete an item: batch_size = 16 items.
+    assert (mpo.sequence_length, mpo.sequence_period, mpo.items_per_batch) == (3, 1, 16)
+    assert (ppo.envs_per_item, mpo.envs_per_item) == (E, 1)
 
     h, m = len(NVEC), sum(NVEC)
-    for agent, lead in ((ppo, (5, 2 * E)), (mpo, (3, 6 * E))):
-        columns = example_columns(agent, NVEC, F, E)
+    for agent, lead in ((ppo, (5, 2 * E)), (mpo, (3, 16))):
+        columns = example_columns(agent, NVEC, F)
         assert set(columns) == set(agent.columns)
         shapes = {"features": lead + (F,), "action_mask": lead + (m,), "action": lead + (h,),
                   "reward": lead, "discount": lead, "done": lead, "log_prob": lead,
@@ -142,7 +142,7 @@ def test_ppo_minibatches_must_divide_the_learner_batch():
 def test_one_learn_step_on_example_columns_is_finite(agents, name):
     agent = agents[name]
     state = agent.init_training(jax.random.PRNGKey(0))
-    batch = agent.to_batch(example_columns(agent, NVEC, F, E))
+    batch = agent.to_batch(example_columns(agent, NVEC, F))
     state, metrics = agent.learn(state, batch)
     assert metrics
     for key, value in metrics.items():
@@ -207,28 +207,46 @@ def test_sequence_adder_writes_overlapping_windows_for_the_sampler(queue_server)
     assert sampler.get(timeout=0.2) is None  # the queue is empty now
 
 
+def test_per_env_adder_writes_one_item_per_athlete(queue_server):
+    _, address = queue_server
+    adder = SequenceAdder(reverb.Client(address), length=3, period=1, per_env=True)
+    for t in range(4):  # athlete e's arrays at step t hold 10 e + t: E = 2 athletes
+        values = np.asarray([t, 10 + t], np.float32)
+        adder.add({"features": np.repeat(values[:, None], 3, -1), "reward": values})
+    adder.close()
+    # Windows [0..2] and [1..3] of each athlete: 2 x 2 items of one athlete each.
+    assert reverb.Client(address).server_info()["replay"].current_size == 4
+    item = {"features": np.zeros((3, 1, 3), np.float32), "reward": np.zeros((3, 1), np.float32)}
+    batch = Sampler(address, item, items_per_batch=4).get(timeout=10.0)
+    assert batch["features"].shape == (3, 4, 3) and batch["reward"].shape == (3, 4)
+    # FIFO: step 2's items (athletes 0, 1), then step 3's; every column is one athlete's.
+    expected = np.arange(3)[:, None] + np.asarray([0, 10, 1, 11])  # [L, items]
+    np.testing.assert_array_equal(batch["reward"], expected)
+    np.testing.assert_array_equal(batch["features"], np.repeat(expected[..., None], 3, -1))
+
+
 def test_ppo_table_is_a_queue_of_queue_items():
-    info = make_table(config("ppo", ["distributed.queue_items=5"]), envs_per_actor=8).info
+    info = make_table(config("ppo", ["distributed.queue_items=5"])).info
     assert info.name == "replay" and info.max_size == 5
     assert info.max_times_sampled == 1  # each window is learned from once
     assert info.sampler_options.fifo and info.remover_options.fifo
     assert info.rate_limiter_info.max_diff == 5  # actors wait when 5 windows wait
 
 
-def test_mpo_table_counts_windows_of_e_transitions():
-    # E = 4: capacity ceil(1000 / 4) = 250 windows; min size ceil(10 / 4) = 3 windows;
-    # error buffer max(2 x 8, 3 x 8 x 0.2) = 16 around 3 x 8 = 24 -> [8, 40].
+def test_mpo_table_counts_transitions():
+    # One transition an item: capacity 1000, min size 10; error buffer
+    # max(2 x 8, 10 x 8 x 0.2) = 16 around 10 x 8 = 80 -> [64, 96].
     mpo = config("mpo", ["mpo.replay_capacity=1000", "mpo.min_replay_size=10",
                          "mpo.samples_per_insert=8"])
-    info = make_table(mpo, envs_per_actor=4).info
-    assert info.name == "replay" and info.max_size == 250
+    info = make_table(mpo).info
+    assert info.name == "replay" and info.max_size == 1000
     assert info.sampler_options.uniform and info.remover_options.fifo
     limiter = info.rate_limiter_info
-    assert limiter.samples_per_insert == 8.0 and limiter.min_size_to_sample == 3
-    assert (limiter.min_diff, limiter.max_diff) == pytest.approx((8.0, 40.0))
-    # Capacity below the minimum size: one more window than the minimum.
+    assert limiter.samples_per_insert == 8.0 and limiter.min_size_to_sample == 10
+    assert (limiter.min_diff, limiter.max_diff) == pytest.approx((64.0, 96.0))
+    # Capacity below the minimum size: one more item than the minimum.
     small = config("mpo", ["mpo.replay_capacity=8", "mpo.min_replay_size=8"])
-    assert make_table(small, envs_per_actor=4).info.max_size == math.ceil(8 / 4) + 1
+    assert make_table(small).info.max_size == 9
 
 
 # ---------------------------------------------------------------- environment batches

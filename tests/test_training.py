@@ -388,17 +388,19 @@ def test_device_count_must_split_the_athletes():
         ppo_devices(too_many)
 
 
-def test_one_coach_trains_on_the_23_habit_file(tmp_path):
+@pytest.mark.parametrize("agent", ["ppo", "mpo"])
+def test_one_coach_trains_on_the_23_habit_file(tmp_path, agent):
     import dataclasses
 
     from coachrl.config import CONFIG_DIR, load_world_config
 
     world = load_world_config(CONFIG_DIR / "world" / "coachrl23.yaml")
-    trainer = dataclasses.replace(TINY.trainer, total_env_steps=8 * 8 * 2,
-                                  checkpoint_every_steps=0)
-    result = train(dataclasses.replace(TINY, world=world, trainer=trainer), tmp_path,
+    tiny = TINY if agent == "ppo" else TINY_MPO
+    steps = tiny.trainer.num_envs * tiny.trainer.rollout_length * 2
+    trainer = dataclasses.replace(tiny.trainer, total_env_steps=steps, checkpoint_every_steps=0)
+    result = train(dataclasses.replace(tiny, world=world, trainer=trainer), tmp_path,
                    show_progress=False)
-    assert result.updates == 2
+    assert result.updates >= 1
     final = json.loads((tmp_path / "final_eval.json").read_text())
     assert final["eval_violations"] == 0 and 0.0 < final["eval_habit_alignment"] <= 1.0
     action = load_coach(tmp_path).policy.step(

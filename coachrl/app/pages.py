@@ -75,8 +75,12 @@ def _plan_card(plan: Plan) -> str:
         f"<li>{escape(t.name)}: {escape(t.text)}"
         + (f' <span class="muted">{escape(t.reason.split(": ", 1)[1])}</span>' if t.reason
            else f' <span class="muted">({escape(t.status)})</span>') + "</li>"
-        for t in plan.todo) or "".join(f"<li>{escape(name)}: {escape(todo)}</li>"
-                                       for name, todo in plan.habits.items())
+        for t in plan.todo if t.amount > 0)
+    if skipped := [t.name for t in plan.todo if t.amount <= 0]:
+        habits += f'<li class="muted">not today: {escape(", ".join(skipped))}</li>'
+    if not plan.todo:  # a plan from before the to-do list
+        habits = "".join(f"<li>{escape(name)}: {escape(todo)}</li>"
+                         for name, todo in plan.habits.items())
     reasons = "".join(f"<li>{escape(r)}</li>" for r in plan.reasons)
     return (f'<div class="card" id="plan"><div class="muted">{plan.date:%A %d %B %Y}</div>'
             f'<div class="big" id="session">{escape(plan.label)}</div>'

@@ -23,11 +23,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=None, help="store URL (default: the embedded SQLite)")
     parser.add_argument("--end", default=None, help="the day after the log (default: today)")
     parser.add_argument("--seed", type=int, default=0, help="picks the athlete and the noise")
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="the world (a world or run file; default configs/world/"
+                             "default.yaml): its habit file becomes the athlete's, e.g. "
+                             "configs/world/coachrl23.yaml for 23 habits")
 
 
-def simulated_log(days: int, end: dt.date, seed: int = 0):
+def simulated_log(days: int, end: dt.date, seed: int = 0, world=None):
     """(the `LoggedDay`s of `days` days ending the day before `end`, threshold power W,
-    the world config)."""
+    the world config); `world`: a `WorldConfig` (default: the default world)."""
     import jax
 
     from coachrl.agents.baselines import make_baseline
@@ -37,7 +41,8 @@ def simulated_log(days: int, end: dt.date, seed: int = 0):
     from coachrl.sim.physiology import initial_physiology, tested_performance
     from coachrl.sim.world import AthleteWorld
 
-    config = evaluation_config(default_world_config(), max(days, 7), race_probability=0.0)
+    config = evaluation_config(world or default_world_config(), max(days, 7),
+                               race_probability=0.0)
     world = AthleteWorld(config)
     key = jax.random.PRNGKey(seed)
     params = world.sample_athlete(key, heldout=True)
@@ -57,14 +62,21 @@ def simulated_log(days: int, end: dt.date, seed: int = 0):
 
 
 def write_demo_log(athlete: str = "demo", days: int = 60, db: str | None = None,
-                   end: dt.date | None = None, seed: int = 0) -> int:
-    """Simulates and logs the demo athlete (added if missing); returns the new days."""
+                   end: dt.date | None = None, seed: int = 0, world_file: str | None = None
+                   ) -> int:
+    """Simulates and logs the demo athlete (added if missing, with the world's habit file);
+    returns the new days."""
     from coachrl.coach.store import StoreError, default_url, open_store
+    from coachrl.config import ConfigError, load_world
 
     if days < 1:
         raise UsageError(f"--days {days}: need at least 1 day")
     end = end or dt.date.today()
-    logged, ftp, config = simulated_log(days, end, seed)
+    try:
+        world = load_world(world_file)[0] if world_file else None
+    except ConfigError as error:
+        raise UsageError(f"--config {error}") from None
+    logged, ftp, config = simulated_log(days, end, seed, world)
     url = db or default_url()
     try:
         with open_store(url) as store:
@@ -91,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.days < 1:
             raise UsageError(f"--days {args.days}: need at least 1 day")
         write_demo_log(args.athlete, args.days, args.db, parse_date(args.end, "--end"),
-                       args.seed)
+                       args.seed, args.config)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -75,12 +75,15 @@ def todo_lines(plan, result: dict[str, Any] | None = None) -> list[str]:
     weight and the habits' alignment when the daily coach gave them."""
     if not plan.todo:
         return ["  habits: " + ", ".join(f"{k} {v}" for k, v in plan.habits.items())]
-    width = max(len(t.name) for t in plan.todo)
+    todo = [t for t in plan.todo if t.amount > 0]
+    width = max([len(t.name) for t in todo] + [1])
     out = ["  habits to do today:"]
-    for t in plan.todo:
+    for t in todo:
         time = f" ({t.minutes:.0f} min)" if t.minutes >= 1 and t.unit != "min" else ""
         why = f"  <- {t.reason.split(': ', 1)[1]}" if t.reason else f"  ({t.status})"
         out.append(f"    [ ] {t.name:<{width}}  {t.text}{time}{why}")
+    if skipped := [t.name for t in plan.todo if t.amount <= 0]:
+        out.append(f"    not today: {', '.join(skipped)}")
     result = result or {}
     if result.get("weight"):
         out.append(f"  {result['weight']['text']}")

@@ -43,8 +43,9 @@ Dates are the local dates as written in the `startDate`/`endDate` attributes
 Readings outside plausible ranges (HRV in (0, 300] ms, resting HR in [25, 150] bpm, body
 weight in [20, 400] kg, hours asleep in [0, 16], workout minutes in (0, 600]) and records
 with an unreadable value, unit or date are skipped, each with a warning in the list
-returned next to the days; they are not fatal. Broken XML raises `AppleHealthError` naming the file and the line; so does a
-DOCTYPE declaring entities, and a file whose root is not `HealthData`.
+returned next to the days; they are not fatal. Broken XML raises `AppleHealthError`
+naming the file and the line; so does a DOCTYPE declaring entities, and a file whose
+root is not `HealthData`.
 
 `read_export(path, start, end)` returns (days sorted by date, warnings);
 `import_export(store, athlete_id, path)` reads the whole file first, then logs its days in

@@ -578,8 +578,12 @@ class Store:
         with self._sessions() as s:
             row = _athlete_row(s, id)
             stored = _habit_file(s, id)
-            habits = None if stored is None else from_dict(
-                HabitsConfig, json.loads(stored), f"athlete {id!r}'s habit file")
+            try:
+                habits = None if stored is None else from_dict(
+                    HabitsConfig, json.loads(stored), f"athlete {id!r}'s stored habit file")
+            except ValueError as e:  # ConfigError, or JSON this code cannot read
+                raise StoreError(f"{e} (give the athlete a habit file again: `coachrl habits "
+                                 f"--set`; the earlier files are kept)") from None
             goals = _goals(s, id) if habits is None else {
                 h.name: (h.unit, h.weekly_goal) for h in habits.items}
             return Athlete(id=row.id, name=row.name, max_hr=row.max_hr,

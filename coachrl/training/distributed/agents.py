@@ -12,10 +12,11 @@ records, [L, E, ...]:
   bootstrap value V(s_T). A batch is `batch_items` windows side by side.
   Episode ends inside a window are bootstrapped or not by their discount
   (`ppo.losses.gae`).
-- MPO: L = n_step + 1 every step: the n-step transition of the first step
-  (its look-ahead is the last; an episode that ends sooner is bootstrapped at
-  its last step, `mpo.losses.n_step_returns`). A batch is ceil(batch_size / E)
-  windows.
+- MPO: L = n_step + 1 every step, one item per athlete ([L, 1, ...], Acme's
+  layout): the n-step transition of the first step (its look-ahead is the last;
+  an episode that ends sooner is bootstrapped at its last step,
+  `mpo.losses.n_step_returns`). A batch is batch_size items: batch_size
+  independent transitions.
 
 `make_distributed_agent` returns those shapes, the jitted act and update
 functions (the SAME `make_update` as the jitted trainer) and the conversion of
@@ -24,7 +25,6 @@ sampled windows into the learner's batch.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -55,6 +55,7 @@ class DistributedAgent(NamedTuple):
     sequence_length: int  # steps per replay item (L)
     sequence_period: int  # actor steps between items
     items_per_batch: int  # items per learner update
+    envs_per_item: int  # athletes an item holds: an actor's E (PPO) or 1 (MPO)
     init_training: Callable[[jax.Array], Any]  # key -> TrainingState
     learn: Callable[[Any, Any], tuple[Any, dict]]  # jitted (state, batch) -> (state, metrics)
     to_batch: Callable[[dict[str, np.ndarray]], Any]  # jitted [L, items x E] columns -> batch
@@ -119,7 +120,7 @@ def _ppo(config: TrainConfig, nvec, num_features: int, envs: int) -> Distributed
 
     return DistributedAgent(
         name="ppo", columns=PPO_COLUMNS, sequence_length=t + 1, sequence_period=t,
-        items_per_batch=items,
+        items_per_batch=items, envs_per_item=envs,
         init_training=lambda key: ppo_learning.init_training_state(key, networks, optimizer,
                                                                    num_features),
         learn=jax.jit(ppo_learning.make_update(networks, ppo, optimizer)),
@@ -146,7 +147,7 @@ def _mpo(config: TrainConfig, nvec, num_features: int, envs: int) -> Distributed
 
     return DistributedAgent(
         name="mpo", columns=COLUMNS, sequence_length=mpo.n_step + 1, sequence_period=1,
-        items_per_batch=max(1, math.ceil(mpo.batch_size / envs)),
+        items_per_batch=mpo.batch_size, envs_per_item=1,
         init_training=lambda key: mpo_learning.init_training_state(key, networks, optimizers,
                                                                    mpo, num_features),
         learn=jax.jit(learn),
@@ -158,10 +159,10 @@ def _mpo(config: TrainConfig, nvec, num_features: int, envs: int) -> Distributed
                                                              v["obs_stats"], greedy))
 
 
-def example_columns(agent: DistributedAgent, nvec: tuple[int, ...], num_features: int,
-                    envs_per_actor: int) -> dict[str, np.ndarray]:
+def example_columns(agent: DistributedAgent, nvec: tuple[int, ...],
+                    num_features: int) -> dict[str, np.ndarray]:
     """Zero-filled columns shaped like one learner batch ([L, items x E, ...])."""
-    lead = (agent.sequence_length, agent.items_per_batch * envs_per_actor)
+    lead = (agent.sequence_length, agent.items_per_batch * agent.envs_per_item)
     shapes = {"features": ((num_features,), np.float32), "action_mask": ((sum(nvec),), bool),
               "action": ((len(nvec),), np.int32), "reward": ((), np.float32),
               "discount": ((), np.float32), "done": ((), bool),

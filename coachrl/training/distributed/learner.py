@@ -53,8 +53,8 @@ class Learner:
         self._incarnation = time.time_ns()
         self._lock = threading.Lock()
         self._publish()
-        example = example_columns(self.agent, nvec, num_features, envs_per_actor)
-        one_window = {k: v[:, :envs_per_actor] for k, v in example.items()}
+        example = example_columns(self.agent, nvec, num_features)
+        one_window = {k: v[:, :self.agent.envs_per_item] for k, v in example.items()}
         self._sampler = Sampler(replay_address, one_window, self.agent.items_per_batch)
         self._stop = threading.Event()
         _, shapes = jax.eval_shape(self.agent.learn, state, self.agent.to_batch(example))

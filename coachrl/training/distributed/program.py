@@ -195,7 +195,7 @@ def train_distributed(config: TrainConfig, workdir: str | Path, *,
         _check_here(config, workdir, shape, resume and consume)
         counter = ray.remote(Counter).options(num_cpus=0).remote()
         replay = ray.remote(ReplayServer).options(num_cpus=0).remote(
-            config, shape[2], sink=not consume)
+            config, sink=not consume)
         handles += [counter, replay]
         replay_address = ray.get(replay.address.remote())
         if consume:

@@ -4,17 +4,19 @@
   wait when it holds `queue_items` windows, which bounds the policy lag.
 - MPO: a uniform table (FIFO removal at capacity) with a `SampleToInsertRatio`
   rate limiter, so the learner replays each transition `samples_per_insert`
-  times on average whatever the speed of actors and learner.
+  times on average whatever the speed of actors and learner. Each item is ONE
+  athlete's n-step window (Acme's layout: the adder writes every athlete's
+  columns and one item per athlete per step), so a batch of B items is B
+  independent transitions and capacity, minimum size and the ratio count
+  transitions, as in the jitted trainer.
 - A sink (for benchmarks): a table that never blocks the actors.
 
-Reverb is imported only inside the nodes that use it. Items hold windows of E
-environments, so sizes are counted in windows: capacity and minimum size are
-the MPO config's transitions divided by E.
+Reverb is imported only inside the nodes that use it. A PPO item holds a window
+of all E environments of an actor (a rollout); an MPO item one environment's.
 """
 
 from __future__ import annotations
 
-import math
 import queue
 import threading
 from typing import Any
@@ -26,8 +28,9 @@ from coachrl.training.config import TrainConfig
 TABLE = "replay"
 
 
-def make_table(config: TrainConfig, envs_per_actor: int, sink: bool = False) -> Any:
-    """The replay table (a `reverb.Table`) of `config`'s agent, or a never-blocking sink."""
+def make_table(config: TrainConfig, sink: bool = False) -> Any:
+    """The replay table (a `reverb.Table`) of `config`'s agent, or a never-blocking sink.
+    Sizes are in items: PPO's windows, MPO's single transitions."""
     import reverb
 
     if sink:
@@ -37,13 +40,13 @@ def make_table(config: TrainConfig, envs_per_actor: int, sink: bool = False) -> 
     if config.agent == "ppo":
         return reverb.Table.queue(TABLE, max_size=config.distributed.queue_items)
     mpo = config.mpo
-    min_items = max(1, math.ceil(mpo.min_replay_size / envs_per_actor))
+    min_items = max(1, mpo.min_replay_size)
     error_buffer = max(2.0 * max(1.0, mpo.samples_per_insert),  # Reverb's own minimum
                        min_items * mpo.samples_per_insert
                        * config.distributed.samples_per_insert_tolerance)
     return reverb.Table(
         TABLE, sampler=reverb.selectors.Uniform(), remover=reverb.selectors.Fifo(),
-        max_size=max(min_items + 1, math.ceil(mpo.replay_capacity / envs_per_actor)),
+        max_size=max(min_items + 1, mpo.replay_capacity),
         rate_limiter=reverb.rate_limiters.SampleToInsertRatio(
             samples_per_insert=mpo.samples_per_insert, min_size_to_sample=min_items,
             error_buffer=error_buffer))
@@ -53,12 +56,11 @@ class ReplayServer:
     """A Reverb server with the table of `config` (run as a Ray actor: it lives as long as
     the actor; tables are built here because they cannot be pickled)."""
 
-    def __init__(self, config: TrainConfig, envs_per_actor: int, sink: bool = False,
-                 port: int | None = None):
+    def __init__(self, config: TrainConfig, sink: bool = False, port: int | None = None):
         import ray
         import reverb
 
-        self._server = reverb.Server([make_table(config, envs_per_actor, sink)], port=port)
+        self._server = reverb.Server([make_table(config, sink)], port=port)
         self._address = f"{ray.util.get_node_ip_address()}:{self._server.port}"
         self._client = reverb.Client(self._address)
 
@@ -81,26 +83,30 @@ class SequenceAdder:
 
     Each `add(step)` appends one record of the actor's batch (arrays [E, ...]) to a
     Reverb trajectory writer; consecutive windows overlap by length - period steps.
-    `max_in_flight` items may be unconfirmed before `add` waits for the server, so a
-    full queue or a rate limiter holds the actor back.
+    An item is the window of the whole batch ([L, E, ...]), or with `per_env` one item
+    per environment ([L, 1, ...]: each athlete's columns are written apart, as Acme's
+    adders write one environment's). `max_in_flight` windows may be unconfirmed before
+    `add` waits for the server, so a full queue or a rate limiter holds the actor back.
     """
 
     def __init__(self, client: Any, length: int, period: int,
-                 max_in_flight: int = 2, table: str = TABLE):
+                 max_in_flight: int = 2, table: str = TABLE, per_env: bool = False):
         self._writer = client.trajectory_writer(num_keep_alive_refs=length)
         self._length, self._period, self._table = length, period, table
-        self._max_in_flight = max_in_flight
+        self._max_in_flight, self._per_env = max_in_flight, per_env
         self._steps = 0
 
     def add(self, step: dict[str, np.ndarray]) -> None:
-        self._writer.append(step)
+        n = len(next(iter(step.values())))
+        self._writer.append({k: [v[e:e + 1] for e in range(n)] if self._per_env else v
+                             for k, v in step.items()})
         self._steps += 1
         if self._steps >= self._length and (self._steps - self._length) % self._period == 0:
-            history = self._writer.history
-            self._writer.create_item(
-                self._table, priority=1.0,
-                trajectory={k: history[k][-self._length:] for k in step})
-            self._writer.flush(self._max_in_flight)
+            history, last = self._writer.history, slice(-self._length, None)
+            for e in range(n) if self._per_env else (None,):
+                self._writer.create_item(self._table, priority=1.0, trajectory={
+                    k: (history[k] if e is None else history[k][e])[last] for k in step})
+            self._writer.flush(self._max_in_flight * (n if self._per_env else 1))
 
     def close(self, timeout_s: float = 1.0) -> None:
         """Sends what is pending (waiting at most `timeout_s`: a full table may never take
