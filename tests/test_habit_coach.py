@@ -229,7 +229,7 @@ def test_todays_plan_for_23_habits_is_a_todo_list_within_the_budget(tmp_path):
             today_plan(store, COACH23, "me", D0 + dt.timedelta(days=14))
 
 
-# -- the command line --------------------------------------------------------------------------------
+# -- the command line -----------------------------------------------------------------------------
 
 def test_habits_and_log_commands(tmp_path, capsys):
     db = f"sqlite:///{tmp_path}/c.db"
