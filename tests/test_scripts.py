@@ -257,24 +257,6 @@ def test_demo_log_then_daily_inference(tmp_path, capsys):
     assert daily.main(["--checkpoint", str(tmp_path / "none"), "--athlete", "demo",
                        "--db", db]) == 2
     assert "--checkpoint" in capsys.readouterr().err
-    # log_day.py: habits in their units and the weight, once; then today's to-do list
-    log_day = load_script("log_day.py")
-    entry = ["--athlete", "demo", "--db", db, "--date", "2026-03-02", "mobility=10",
-             "--weight", "70.5"]
-    assert log_day.main(entry) == 0 and "mobility 10 min" in capsys.readouterr().out
-    assert log_day.main(entry) == 0 and "nothing changed" in capsys.readouterr().out
-    today = [*args[:-1], "2026-03-03", "--format", "json"]
-    assert daily.main(today) == 0
-    plan = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert [t["name"] for t in plan["todo"]] == ["sleep", "mobility", "breathing"]
-    assert plan["weight"]["latest_kg"] == 70.5 and 0 < plan["habit_alignment"] <= 1
-    # an athlete given another habit file: this coach refuses, naming what differs
-    from coachrl.config import load_habit_file
-    with open_store(db) as store:
-        store.set_habits("demo", load_habit_file(ROOT / "configs" / "habits" /
-                                                 "coachrl23.yaml"))
-    assert daily.main(today) == 2
-    assert "habits only in the athlete's file: meditation, workout" in capsys.readouterr().err
 
     # Absurd readings that reached the store by another route (no importer's checks):
     # ignored, named in the reasons, and today's plan is a cautious one.
@@ -299,6 +281,24 @@ def test_demo_log_then_daily_inference(tmp_path, capsys):
     assert any("resting HR 300 bpm" in r for r in plan["reasons"])
     assert CAUTIOUS_REASON in plan["reasons"]
     assert not SESSION_TYPES[SESSION_NAMES.index(plan["session"])].hard
+    # log_day.py: habits in their units and the weight, once; then today's to-do list
+    log_day = load_script("log_day.py")
+    entry = ["--athlete", "demo", "--db", db, "--date", "2026-03-02", "mobility=10",
+             "--weight", "70.5"]
+    assert log_day.main(entry) == 0 and "mobility 10 min" in capsys.readouterr().out
+    assert log_day.main(entry) == 0 and "nothing changed" in capsys.readouterr().out
+    today = [*args[:-1], "2026-03-03", "--format", "json"]
+    assert daily.main(today) == 0
+    plan = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [t["name"] for t in plan["todo"]] == ["sleep", "mobility", "breathing"]
+    assert plan["weight"]["latest_kg"] == 70.5 and 0 < plan["habit_alignment"] <= 1
+    # an athlete given another habit file: this coach refuses, naming what differs
+    from coachrl.config import load_habit_file
+    with open_store(db) as store:
+        store.set_habits("demo", load_habit_file(ROOT / "configs" / "habits" /
+                                                 "coachrl23.yaml"))
+    assert daily.main(today) == 2
+    assert "habits only in the athlete's file: meditation, workout" in capsys.readouterr().err
 
 
 @pytest.mark.slow  # about 40 s: a tiny training, then three processes
