@@ -15,6 +15,7 @@ import pytest
 import reverb
 from dm_env import specs
 
+from coachrl.schema import ConfigError
 from coachrl.training.config import load_train_config
 from coachrl.training.distributed.agents import (
     COLUMNS,
@@ -113,6 +114,12 @@ def test_agent_sequence_sizes_and_example_columns(agents):
     # MPO: n_step + 1 steps every step, one athlete an item: batch_size = 16 items.
     assert (mpo.sequence_length, mpo.sequence_period, mpo.items_per_batch) == (3, 1, 16)
     assert (ppo.envs_per_item, mpo.envs_per_item) == (E, 1)
+    grouped = make_distributed_agent(config("mpo", [*MPO_SET, "distributed.envs_per_actor=4",
+                                                    "distributed.mpo_athletes_per_item=2"]),
+                                     NVEC, F, 4)
+    assert (grouped.items_per_batch, grouped.envs_per_item) == (8, 2)  # 16 / 2 items of 2
+    with pytest.raises(ConfigError, match="mpo_athletes_per_item: 3 must divide"):
+        config("mpo", ["distributed.mpo_athletes_per_item=3"])
 
     h, m = len(NVEC), sum(NVEC)
     for agent, lead in ((ppo, (5, 2 * E)), (mpo, (3, 16))):
@@ -209,7 +216,7 @@ def test_sequence_adder_writes_overlapping_windows_for_the_sampler(queue_server)
 
 def test_per_env_adder_writes_one_item_per_athlete(queue_server):
     _, address = queue_server
-    adder = SequenceAdder(reverb.Client(address), length=3, period=1, per_env=True)
+    adder = SequenceAdder(reverb.Client(address), length=3, period=1, envs_per_item=1)
     for t in range(4):  # athlete e's arrays at step t hold 10 e + t: E = 2 athletes
         values = np.asarray([t, 10 + t], np.float32)
         adder.add({"features": np.repeat(values[:, None], 3, -1), "reward": values})
@@ -223,6 +230,22 @@ def test_per_env_adder_writes_one_item_per_athlete(queue_server):
     expected = np.arange(3)[:, None] + np.asarray([0, 10, 1, 11])  # [L, items]
     np.testing.assert_array_equal(batch["reward"], expected)
     np.testing.assert_array_equal(batch["features"], np.repeat(expected[..., None], 3, -1))
+
+
+def test_grouped_adder_writes_one_item_per_group_of_athletes(queue_server):
+    _, address = queue_server
+    adder = SequenceAdder(reverb.Client(address), length=2, period=1, envs_per_item=2)
+    for t in range(3):  # 4 athletes; athlete e's reward at step t is 10 e + t
+        adder.add({"reward": np.asarray([t, 10 + t, 20 + t, 30 + t], np.float32)})
+    adder.close()
+    batch = Sampler(address, {"reward": np.zeros((2, 2), np.float32)},
+                    items_per_batch=4).get(timeout=10.0)
+    # Steps 0-1 then 1-2, each as (athletes 0-1) and (athletes 2-3): [L=2, 4 items x 2].
+    expected = np.arange(2)[:, None] + np.asarray([0, 10, 20, 30, 1, 11, 21, 31])
+    np.testing.assert_array_equal(batch["reward"], expected)
+    with pytest.raises(ValueError, match="4 environments do not split into items of 3"):
+        SequenceAdder(reverb.Client(address), length=2, period=1, envs_per_item=3).add(
+            {"reward": np.zeros(4, np.float32)})
 
 
 def test_ppo_table_is_a_queue_of_queue_items():
@@ -247,6 +270,10 @@ def test_mpo_table_counts_transitions():
     # Capacity below the minimum size: one more item than the minimum.
     small = config("mpo", ["mpo.replay_capacity=8", "mpo.min_replay_size=8"])
     assert make_table(small).info.max_size == 9
+    # 4 athletes an item: sizes in items of 4 transitions.
+    info = make_table(config("mpo", ["mpo.replay_capacity=1000", "mpo.min_replay_size=10",
+                                     "distributed.mpo_athletes_per_item=4"])).info
+    assert info.max_size == 250 and info.rate_limiter_info.min_size_to_sample == 3
 
 
 # ---------------------------------------------------------------- environment batches

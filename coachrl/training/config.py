@@ -77,6 +77,11 @@ class DistributedConfig(Section):
       queue_items: PPO: sequences the queue table holds before actors wait (the policy lag).
       batch_items: PPO: sequences per learner update (each of rollout_length + 1 steps
         and envs_per_actor athletes).
+      mpo_athletes_per_item: MPO: athletes in one replay item. 1 (the default) is Acme's
+        layout: each athlete's n-step transition is its own item, so a batch is
+        mpo.batch_size independent transitions; more athletes an item write and sample
+        faster (Reverb's cost is per item) but a batch then holds batch_size / this many
+        independent (actor, day) points. Must divide envs_per_actor.
       samples_per_insert_tolerance: MPO: how far the observed samples-per-insert ratio may
         drift from mpo.samples_per_insert, as a fraction of it (Reverb's error buffer).
       log_every_s: seconds between log rows and status lines.
@@ -91,6 +96,7 @@ class DistributedConfig(Section):
     variable_update_period: int = param(64, lo=1)
     queue_items: int = param(4, lo=1)
     batch_items: int = param(2, lo=1)
+    mpo_athletes_per_item: int = param(1, lo=1)
     samples_per_insert_tolerance: float = param(0.2, lo=0.01)
     log_every_s: float = param(10.0, lo=0.1)
     checkpoint_every_s: float = param(120.0, lo=1.0)
@@ -129,6 +135,10 @@ class TrainConfig(Section):
         require(self.agent != "mpo" or self.mpo.n_step <= t.rollout_length,
                 f"mpo.n_step: {self.mpo.n_step} must be <= trainer.rollout_length "
                 f"({t.rollout_length})")
+        d = self.distributed
+        require(self.agent != "mpo" or d.envs_per_actor % d.mpo_athletes_per_item == 0,
+                f"distributed.mpo_athletes_per_item: {d.mpo_athletes_per_item} must divide "
+                f"distributed.envs_per_actor ({d.envs_per_actor})")
         per_device = t.steps_per_update // max(t.devices, 1)
         require(self.agent != "ppo" or per_device % self.ppo.num_minibatches == 0,
                 f"ppo.num_minibatches: {self.ppo.num_minibatches} must divide "

@@ -81,7 +81,7 @@ class Actor:
                                             self.envs.num_envs)
         self._adder = SequenceAdder(reverb.Client(replay_address), self.agent.sequence_length,
                                     self.agent.sequence_period,
-                                    per_env=self.agent.envs_per_item == 1)
+                                    envs_per_item=self.agent.envs_per_item)
         self._client = VariableClient(variable_source, config.distributed.variable_update_period)
         self._counter = counter
         # The pid joins the seed so an actor started again does not repeat its actions.

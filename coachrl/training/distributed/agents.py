@@ -13,10 +13,10 @@ records, [L, E, ...]:
   Episode ends inside a window are bootstrapped or not by their discount
   (`ppo.losses.gae`).
 - MPO: L = n_step + 1 every step, one item per athlete ([L, 1, ...], Acme's
-  layout): the n-step transition of the first step (its look-ahead is the last;
-  an episode that ends sooner is bootstrapped at its last step,
-  `mpo.losses.n_step_returns`). A batch is batch_size items: batch_size
-  independent transitions.
+  layout; `distributed.mpo_athletes_per_item` = g: [L, g, ...]): the n-step
+  transition of the first step (its look-ahead is the last; an episode that ends
+  sooner is bootstrapped at its last step, `mpo.losses.n_step_returns`). A batch
+  is ceil(batch_size / g) items: batch_size independent transitions when g = 1.
 
 `make_distributed_agent` returns those shapes, the jitted act and update
 functions (the SAME `make_update` as the jitted trainer) and the conversion of
@@ -25,6 +25,7 @@ sampled windows into the learner's batch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -132,7 +133,7 @@ def _ppo(config: TrainConfig, nvec, num_features: int, envs: int) -> Distributed
 
 
 def _mpo(config: TrainConfig, nvec, num_features: int, envs: int) -> DistributedAgent:
-    mpo = config.mpo
+    mpo, per_item = config.mpo, min(config.distributed.mpo_athletes_per_item, envs)
     networks = make_policy_critic_networks(nvec, mpo.hidden_sizes, mpo.critic_hidden_sizes)
     optimizers = mpo_learning.make_optimizers(mpo)
     update = mpo_learning.make_update(networks, mpo, optimizers)
@@ -147,7 +148,7 @@ def _mpo(config: TrainConfig, nvec, num_features: int, envs: int) -> Distributed
 
     return DistributedAgent(
         name="mpo", columns=COLUMNS, sequence_length=mpo.n_step + 1, sequence_period=1,
-        items_per_batch=mpo.batch_size, envs_per_item=1,
+        items_per_batch=math.ceil(mpo.batch_size / per_item), envs_per_item=per_item,
         init_training=lambda key: mpo_learning.init_training_state(key, networks, optimizers,
                                                                    mpo, num_features),
         learn=jax.jit(learn),

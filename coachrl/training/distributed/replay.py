@@ -4,19 +4,21 @@
   wait when it holds `queue_items` windows, which bounds the policy lag.
 - MPO: a uniform table (FIFO removal at capacity) with a `SampleToInsertRatio`
   rate limiter, so the learner replays each transition `samples_per_insert`
-  times on average whatever the speed of actors and learner. Each item is ONE
-  athlete's n-step window (Acme's layout: the adder writes every athlete's
-  columns and one item per athlete per step), so a batch of B items is B
-  independent transitions and capacity, minimum size and the ratio count
-  transitions, as in the jitted trainer.
+  times on average whatever the speed of actors and learner. By default each item
+  is ONE athlete's n-step window (Acme's layout: the adder writes every athlete's
+  columns apart and one item per athlete per step), so a batch of B items is B
+  independent transitions; `distributed.mpo_athletes_per_item` = g puts g athletes
+  in an item (fewer, larger items: Reverb's cost is per item). Capacity, minimum
+  size and the ratio are the MPO config's transitions, divided by g.
 - A sink (for benchmarks): a table that never blocks the actors.
 
 Reverb is imported only inside the nodes that use it. A PPO item holds a window
-of all E environments of an actor (a rollout); an MPO item one environment's.
+of all E environments of an actor (a rollout); an MPO item g environments'.
 """
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 from typing import Any
@@ -30,7 +32,7 @@ TABLE = "replay"
 
 def make_table(config: TrainConfig, sink: bool = False) -> Any:
     """The replay table (a `reverb.Table`) of `config`'s agent, or a never-blocking sink.
-    Sizes are in items: PPO's windows, MPO's single transitions."""
+    Sizes are in items: PPO's windows, MPO's transitions of `mpo_athletes_per_item`."""
     import reverb
 
     if sink:
@@ -39,14 +41,14 @@ def make_table(config: TrainConfig, sink: bool = False) -> Any:
                             rate_limiter=reverb.rate_limiters.MinSize(1))
     if config.agent == "ppo":
         return reverb.Table.queue(TABLE, max_size=config.distributed.queue_items)
-    mpo = config.mpo
-    min_items = max(1, mpo.min_replay_size)
+    mpo, per_item = config.mpo, config.distributed.mpo_athletes_per_item
+    min_items = max(1, math.ceil(mpo.min_replay_size / per_item))
     error_buffer = max(2.0 * max(1.0, mpo.samples_per_insert),  # Reverb's own minimum
                        min_items * mpo.samples_per_insert
                        * config.distributed.samples_per_insert_tolerance)
     return reverb.Table(
         TABLE, sampler=reverb.selectors.Uniform(), remover=reverb.selectors.Fifo(),
-        max_size=max(min_items + 1, mpo.replay_capacity),
+        max_size=max(min_items + 1, math.ceil(mpo.replay_capacity / per_item)),
         rate_limiter=reverb.rate_limiters.SampleToInsertRatio(
             samples_per_insert=mpo.samples_per_insert, min_size_to_sample=min_items,
             error_buffer=error_buffer))
@@ -83,30 +85,34 @@ class SequenceAdder:
 
     Each `add(step)` appends one record of the actor's batch (arrays [E, ...]) to a
     Reverb trajectory writer; consecutive windows overlap by length - period steps.
-    An item is the window of the whole batch ([L, E, ...]), or with `per_env` one item
-    per environment ([L, 1, ...]: each athlete's columns are written apart, as Acme's
-    adders write one environment's). `max_in_flight` windows may be unconfirmed before
-    `add` waits for the server, so a full queue or a rate limiter holds the actor back.
+    An item is the window of the whole batch ([L, E, ...]), or with `envs_per_item` = g
+    < E one item per group of g environments ([L, g, ...]: each group's columns are
+    written apart; g = 1 is Acme's adders' one environment). `max_in_flight` windows of
+    the batch may be unconfirmed before `add` waits for the server, so a full queue or a
+    rate limiter holds the actor back.
     """
 
     def __init__(self, client: Any, length: int, period: int,
-                 max_in_flight: int = 2, table: str = TABLE, per_env: bool = False):
+                 max_in_flight: int = 2, table: str = TABLE, envs_per_item: int | None = None):
         self._writer = client.trajectory_writer(num_keep_alive_refs=length)
         self._length, self._period, self._table = length, period, table
-        self._max_in_flight, self._per_env = max_in_flight, per_env
+        self._max_in_flight, self._per_item = max_in_flight, envs_per_item
         self._steps = 0
 
     def add(self, step: dict[str, np.ndarray]) -> None:
         n = len(next(iter(step.values())))
-        self._writer.append({k: [v[e:e + 1] for e in range(n)] if self._per_env else v
-                             for k, v in step.items()})
+        g = self._per_item if self._per_item is not None and self._per_item < n else None
+        if g is not None and n % g:
+            raise ValueError(f"{n} environments do not split into items of {g}")
+        self._writer.append(step if g is None else
+                            {k: [v[i:i + g] for i in range(0, n, g)] for k, v in step.items()})
         self._steps += 1
         if self._steps >= self._length and (self._steps - self._length) % self._period == 0:
             history, last = self._writer.history, slice(-self._length, None)
-            for e in range(n) if self._per_env else (None,):
+            for i in range(n // g) if g is not None else (None,):
                 self._writer.create_item(self._table, priority=1.0, trajectory={
-                    k: (history[k] if e is None else history[k][e])[last] for k in step})
-            self._writer.flush(self._max_in_flight * (n if self._per_env else 1))
+                    k: (history[k] if i is None else history[k][i])[last] for k in step})
+            self._writer.flush(self._max_in_flight * (n // g if g is not None else 1))
 
     def close(self, timeout_s: float = 1.0) -> None:
         """Sends what is pending (waiting at most `timeout_s`: a full table may never take
