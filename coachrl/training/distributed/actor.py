@@ -26,6 +26,15 @@ from coachrl.training.distributed.replay import SequenceAdder
 REPORT_EVERY_S = 1.0
 
 
+def named(actor: Any) -> Any:
+    """A Ray actor handle from its name (or the handle itself). Nodes take their peers by
+    name: a handle passed to a constructor is an object reference Ray cannot rebuild
+    when the node is restarted after the reference was lost (ray-project/ray#53727)."""
+    import ray
+
+    return ray.get_actor(actor) if isinstance(actor, str) else actor
+
+
 def configure_process(single_threaded: bool = False) -> None:
     """A node's JAX set-up, before its first computation: compiled programs are cached on
     disk (`$COACHRL_JAX_CACHE`, default ~/.cache/coachrl/jax) so restarted and later nodes
@@ -68,7 +77,8 @@ class VariableClient:
 
 
 class Actor:
-    """One actor process: `make_envs(index)` builds its batch of environments."""
+    """One actor process: `make_envs(index)` builds its batch of environments;
+    `variable_source` and `counter` are Ray actors or their names (`named`)."""
 
     def __init__(self, config: TrainConfig, make_envs: Callable[[int], Any], index: int,
                  replay_address: str, variable_source: Any, counter: Any):
@@ -82,8 +92,9 @@ class Actor:
         self._adder = SequenceAdder(reverb.Client(replay_address), self.agent.sequence_length,
                                     self.agent.sequence_period,
                                     envs_per_item=self.agent.envs_per_item)
-        self._client = VariableClient(variable_source, config.distributed.variable_update_period)
-        self._counter = counter
+        self._client = VariableClient(named(variable_source),
+                                      config.distributed.variable_update_period)
+        self._counter = counter = named(counter)
         # The pid joins the seed so an actor started again does not repeat its actions.
         self._key = jax.random.PRNGKey(config.seed * 100_003 + 7919 * index + os.getpid())
         counter.increment.remote(actor_starts=1)
@@ -125,4 +136,4 @@ class Actor:
             return_sum=float(np.sum(returns)) if returns else 0.0)
 
 
-__all__ = ["Actor", "VariableClient", "configure_process"]
+__all__ = ["Actor", "VariableClient", "configure_process", "named"]

@@ -23,7 +23,7 @@ import jax
 
 from coachrl.training.checkpoints import restore_training, save_training
 from coachrl.training.config import TrainConfig
-from coachrl.training.distributed.actor import configure_process
+from coachrl.training.distributed.actor import configure_process, named
 from coachrl.training.distributed.agents import example_columns, make_distributed_agent
 from coachrl.training.distributed.replay import Sampler
 
@@ -34,6 +34,7 @@ class Learner:
     def __init__(self, config: TrainConfig, workdir: str, replay_address: str, counter: Any,
                  nvec: tuple[int, ...], num_features: int, envs_per_actor: int):
         configure_process()
+        counter = named(counter)  # the counter node or its name
         self.config, self.workdir, self._counter = config, Path(workdir), counter
         self.agent = make_distributed_agent(config, nvec, num_features, envs_per_actor)
         state = self.agent.init_training(jax.random.PRNGKey(config.seed))

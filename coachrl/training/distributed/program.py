@@ -23,6 +23,7 @@ import os
 import signal
 import socket
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from coachrl.files import write_atomic
 from coachrl.loggers import Logger, make_default_logger
 from coachrl.training.common import EVAL_METRICS, evaluate_policy
 from coachrl.training.config import TrainConfig
-from coachrl.training.distributed.actor import Actor, configure_process
+from coachrl.training.distributed.actor import Actor, configure_process, named
 from coachrl.training.distributed.counter import Counter
 from coachrl.training.distributed.environments import WorldBatch
 from coachrl.training.distributed.learner import Learner
@@ -70,7 +71,7 @@ class Evaluator:
         from coachrl.training.distributed.agents import make_distributed_agent
 
         configure_process()
-        self.config, self._source = config, variable_source
+        self.config, self._source = config, named(variable_source)
         self.agent = make_distributed_agent(config, nvec, num_features, envs_per_actor)
 
     def evaluate(self) -> dict[str, float]:
@@ -193,7 +194,10 @@ def train_distributed(config: TrainConfig, workdir: str | Path, *,
         shape = (tuple(probe.nvec), probe.num_features, probe.num_envs)
         del probe
         _check_here(config, workdir, shape, resume and consume)
-        counter = ray.remote(Counter).options(num_cpus=0).remote()
+        # Nodes find each other by these names (`actor.named`): nothing a restarted node
+        # needs lives only in Ray's object store.
+        names = {k: f"coachrl-{k}-{uuid.uuid4().hex[:12]}" for k in ("counter", "source")}
+        counter = ray.remote(Counter).options(num_cpus=0, name=names["counter"]).remote()
         replay = ray.remote(ReplayServer).options(num_cpus=0).remote(
             config, sink=not consume)
         handles += [counter, replay]
@@ -201,21 +205,23 @@ def train_distributed(config: TrainConfig, workdir: str | Path, *,
         if consume:
             source = ray.remote(Learner).options(
                 num_cpus=cpus, max_concurrency=num_actors + 4, max_restarts=-1,
-                max_task_retries=-1
-            ).remote(config, str(workdir), replay_address, counter, *shape)
+                max_task_retries=-1, name=names["source"]
+            ).remote(config, str(workdir), replay_address, names["counter"], *shape)
         else:
-            source = ray.remote(StaticVariables).options(num_cpus=0).remote(config, *shape)
+            source = ray.remote(StaticVariables).options(
+                num_cpus=0, name=names["source"]).remote(config, *shape)
         handles.append(source)
         learner_run = source.run.remote() if consume else None
         actors = [ray.remote(Actor).options(num_cpus=cpus, max_restarts=-1,
                                             max_task_retries=-1).remote(
-            config, make_envs, i, replay_address, source, counter) for i in range(num_actors)]
+            config, make_envs, i, replay_address, names["source"], names["counter"])
+            for i in range(num_actors)]
         handles += actors
         actor_runs = [actor.run.remote() for actor in actors]
         evaluator = None
         if on_world and consume and (dist.eval_every_s or evaluate_at_end):
             evaluator = ray.remote(Evaluator).options(num_cpus=0).remote(
-                config, source, *shape)
+                config, names["source"], *shape)
             handles.append(evaluator)
         if consume and verbose:
             restored = ray.get(source.status.remote())["restored_from"]
