@@ -89,6 +89,12 @@ class DistributedConfig(Section):
       eval_every_s: seconds between held-out evaluations (0: only at the end).
       single_threaded_actors: run each actor's XLA computations on one thread (Eigen's
         thread pool off), so actors do not fight over the cores.
+      learner_resource, actor_resource, replay_resource: on a cluster, the Ray custom
+        resource (a node label: `ray start --resources '{"learner": 1}'`) that places the
+        learner (with the evaluator and the counter), each actor, and the replay server;
+        each asks a small share of it, so the label places and the CPUs count. None: any
+        node.
+      learner_gpus: GPUs the learner asks for (a GPU node takes it; CPU nodes act).
     """
 
     num_actors: int = param(2, lo=1)
@@ -102,6 +108,10 @@ class DistributedConfig(Section):
     checkpoint_every_s: float = param(120.0, lo=1.0)
     eval_every_s: float = param(0.0, lo=0.0)
     single_threaded_actors: bool = True
+    learner_resource: str | None = None
+    actor_resource: str | None = None
+    replay_resource: str | None = None
+    learner_gpus: float = param(0.0, lo=0.0)
 
 
 @dataclasses.dataclass(frozen=True)

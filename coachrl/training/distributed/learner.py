@@ -30,6 +30,10 @@ from coachrl.training.distributed.replay import Sampler
 WAIT_S = 0.5  # how long one wait for a batch lasts before the stop flag is checked again
 
 
+class ReplayLost(RuntimeError):
+    """The learner's replay server went away (its node was lost)."""
+
+
 class Learner:
     def __init__(self, config: TrainConfig, workdir: str, replay_address: str, counter: Any,
                  nvec: tuple[int, ...], num_features: int, envs_per_actor: int):
@@ -78,8 +82,13 @@ class Learner:
         return int(self.state.steps)
 
     def step(self) -> bool:
-        """One update if a batch arrives within WAIT_S; returns whether it did."""
-        columns = self._sampler.get(WAIT_S)
+        """One update if a batch arrives within WAIT_S; returns whether it did. ReplayLost
+        when the replay server cannot be reached any more."""
+        try:
+            columns = self._sampler.get(WAIT_S)
+        except RuntimeError as error:
+            raise ReplayLost(f"the replay server is gone ({error}); the learner wrote a "
+                             f"final checkpoint at step {self.steps()}") from None
         if columns is None:
             return False
         self.state, metrics = self.agent.learn(self.state, self.agent.to_batch(columns))
@@ -103,7 +112,12 @@ class Learner:
         period = self.config.distributed.checkpoint_every_s
         next_checkpoint, next_poll = time.monotonic() + period, time.monotonic() + 1.0
         while not self._stop.is_set():
-            if self.step():
+            try:
+                learned = self.step()
+            except ReplayLost:
+                self.checkpoint()  # what was learned is kept; the driver reports the loss
+                raise
+            if learned:
                 self._counter.increment.remote(learner_steps=1)
             now = time.monotonic()
             if now >= next_poll:
@@ -124,4 +138,4 @@ class Learner:
                 "restored_from": self.restored_from}
 
 
-__all__ = ["Learner"]
+__all__ = ["Learner", "ReplayLost"]

@@ -38,7 +38,7 @@ from coachrl.training.config import TrainConfig
 from coachrl.training.distributed.actor import Actor, configure_process, named
 from coachrl.training.distributed.counter import Counter
 from coachrl.training.distributed.environments import WorldBatch
-from coachrl.training.distributed.learner import Learner
+from coachrl.training.distributed.learner import Learner, ReplayLost
 from coachrl.training.distributed.replay import ReplayServer
 
 STOP_TIMEOUT_S = 120.0  # how long the learner may take to write its final checkpoint
@@ -197,30 +197,33 @@ def train_distributed(config: TrainConfig, workdir: str | Path, *,
         # Nodes find each other by these names (`actor.named`): nothing a restarted node
         # needs lives only in Ray's object store.
         names = {k: f"coachrl-{k}-{uuid.uuid4().hex[:12]}" for k in ("counter", "source")}
-        counter = ray.remote(Counter).options(num_cpus=0, name=names["counter"]).remote()
-        replay = ray.remote(ReplayServer).options(num_cpus=0).remote(
-            config, sink=not consume)
+        counter = ray.remote(Counter).options(num_cpus=0, name=names["counter"],
+                                              **_placed(dist.learner_resource)).remote()
+        replay = ray.remote(ReplayServer).options(
+            num_cpus=0, **_placed(dist.replay_resource)).remote(config, sink=not consume)
         handles += [counter, replay]
         replay_address = ray.get(replay.address.remote())
         if consume:
             source = ray.remote(Learner).options(
                 num_cpus=cpus, max_concurrency=num_actors + 4, max_restarts=-1,
-                max_task_retries=-1, name=names["source"]
+                max_task_retries=-1, name=names["source"], num_gpus=dist.learner_gpus,
+                **_placed(dist.learner_resource)
             ).remote(config, str(workdir), replay_address, names["counter"], *shape)
         else:
             source = ray.remote(StaticVariables).options(
                 num_cpus=0, name=names["source"]).remote(config, *shape)
         handles.append(source)
         learner_run = source.run.remote() if consume else None
-        actors = [ray.remote(Actor).options(num_cpus=cpus, max_restarts=-1,
-                                            max_task_retries=-1).remote(
+        actors = [ray.remote(Actor).options(num_cpus=cpus, max_restarts=-1, max_task_retries=-1,
+                                            **_placed(dist.actor_resource)).remote(
             config, make_envs, i, replay_address, names["source"], names["counter"])
             for i in range(num_actors)]
         handles += actors
         actor_runs = [actor.run.remote() for actor in actors]
         evaluator = None
         if on_world and consume and (dist.eval_every_s or evaluate_at_end):
-            evaluator = ray.remote(Evaluator).options(num_cpus=0).remote(
+            evaluator = ray.remote(Evaluator).options(
+                num_cpus=0, **_placed(dist.learner_resource)).remote(
                 config, names["source"], *shape)
             handles.append(evaluator)
         if consume and verbose:
@@ -259,6 +262,14 @@ def train_distributed(config: TrainConfig, workdir: str | Path, *,
             ray.shutdown()
 
 
+LABEL_SHARE = 0.01  # of a node label each node asks: the label places, CPUs and GPUs count
+
+
+def _placed(resource: str | None) -> dict[str, Any]:
+    """Ray options asking a share of the custom resource (a node label), if any."""
+    return {"resources": {resource: LABEL_SHARE}} if resource else {}
+
+
 def _check_here(config: TrainConfig, workdir: Path, shape: tuple, resume: bool) -> None:
     """Errors the nodes would meet at start-up, raised here with their own message
     (a node that fails to start reaches the driver only as a dead actor)."""
@@ -281,6 +292,9 @@ def _final_checkpoint(learner: Any, learner_run: Any) -> None:
     except ray.exceptions.GetTimeoutError:
         print(f"warning: the learner wrote no final checkpoint within {STOP_TIMEOUT_S:.0f} s; "
               "the newest periodic one stands", flush=True)
+    except ray.exceptions.RayTaskError as error:
+        if not isinstance(error.cause, ReplayLost):  # that one wrote its final checkpoint
+            print(f"warning: the learner failed: {error}", flush=True)
     except ray.exceptions.RayError as error:
         print(f"warning: the learner failed before its final checkpoint: {error}", flush=True)
 
@@ -311,7 +325,13 @@ def _supervise(config: TrainConfig, counter: Any, replay: Any, learner: Any, lea
         watched = [r for r in [learner_run, *actor_runs] if r is not None]
         done, _ = ray.wait(watched, timeout=0.2)
         for ref in done:  # a run that ends by itself failed (crashes are retried by Ray)
-            ray.get(ref)  # raises the node's own error, if it had one
+            try:
+                ray.get(ref)  # raises the node's own error, if it had one
+            except ray.exceptions.RayTaskError as error:
+                if isinstance(error.cause, ReplayLost):
+                    raise RuntimeError(f"stopped: {error.cause}; resume with --resume once "
+                                       "a replay server can start") from None
+                raise
             node = "the learner" if ref is learner_run else f"actor {actor_runs.index(ref)}"
             raise RuntimeError(f"{node} stopped unexpectedly")
         now = time.monotonic()
@@ -357,7 +377,13 @@ def _status_row(counts: dict[str, float], previous: dict[str, float], interval: 
 
     episodes = counts.get("episodes", 0.0) - previous.get("episodes", 0.0)
     returns = counts.get("return_sum", 0.0) - previous.get("return_sum", 0.0)
-    info = next(iter(ray.get(replay.info.remote()).values()))
+    try:
+        info = next(iter(ray.get(replay.info.remote()).values()))
+    except ray.exceptions.RayActorError as error:
+        why = str(error).splitlines()[0]
+        raise RuntimeError(f"stopped: the replay server was lost (its node died?): {why}; "
+                           "the learner writes a final checkpoint, resume with --resume") \
+            from None
     row = {"env_steps": float(env_steps), "seconds": elapsed,
            "env_steps_per_s": rate("env_steps"),
            "env_steps_per_s_run": (env_steps - steps_before) / max(elapsed, 1e-9),
