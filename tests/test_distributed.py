@@ -218,3 +218,41 @@ def test_bench_distributed_prints_json_last():
     row = report["results"][0]
     assert row["num_actors"] == 1 and row["actor_env_steps_per_s"] > 0
     assert row["env_steps_per_s"] > 0 and 0 < row["samples_per_insert"] <= 1.0
+
+
+def test_scaling_model_by_hand():
+    m = {"actor_env_steps_per_s": 1000.0, "replay_insert_transitions_per_s": 50_000.0,
+         "replay_sample_transitions_per_s": 80_000.0, "learner_updates_per_s": 10.0,
+         "learner_batch_transitions": 4096.0, "samples_per_transition": 1.0,
+         "variable_update_period": 64.0, "envs_per_actor": 64.0, "parameter_pull_s": 0.0,
+         "parameter_bytes": 4096.0, "record_bytes": 100.0, "cores_per_node": 16.0}
+    model = bench_script().scaling_model
+    few = model(m, 8)  # 8 x 1,000 = 8,000 < replay 50,000 and learner 40,960
+    assert (few["env_steps_per_s"], few["bottleneck"], few["nodes"]) == (8000.0, "actors", 1.0)
+    many = model(m, 512)  # learner: 10 x 4,096 = 40,960 < replay 50,000
+    assert (many["env_steps_per_s"], many["bottleneck"], many["nodes"]) == (40960.0, "learner",
+                                                                             32.0)
+    # traffic: 40,960 x (100 + 4,096 / (64 x 64)) bytes = 40,960 x 101 bytes
+    assert many["network_mb_per_s"] == pytest.approx(40960 * 101 / 1e6)
+    mpo = model({**m, "samples_per_transition": 8.0}, 512)  # samples: 80,000 / 8 = 10,000
+    assert (mpo["env_steps_per_s"], mpo["bottleneck"]) == (5120.0, "learner")  # 40,960 / 8
+    # a 0.1 s pull: e = 40,960 / (1 + 40,960 x 0.1 / 4,096) = 40,960 / 2
+    slow_pull = model({**m, "parameter_pull_s": 0.1}, 512)
+    assert slow_pull["learner"] == pytest.approx(40960 / 2.0)
+
+
+@pytest.mark.slow
+def test_bench_distributed_scaling_prints_json_last():
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_distributed.py"),
+                             "--scaling", *(f"--set={s}" for s in TINY_PPO)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(report["projected_env_steps_per_s"]) == {"8", "64", "512"}
+    assert report["bottleneck"] in ("learner", "replay", "actors")
+    for key in ("actor_env_steps_per_s", "learner_updates_per_s", "learner_batch_transitions",
+                "replay_insert_transitions_per_s", "replay_sample_transitions_per_s",
+                "parameter_pull_s"):
+        assert report["measured"][key] > 0
