@@ -151,7 +151,10 @@ def init_ray(address: str | None, num_actors: int) -> bool:
             os.environ["RAY_AUTH_MODE"] = "token"
         ray.init(address=address, log_to_driver=True)
         return False
-    ray.init(num_cpus=max(os.cpu_count() or 1, num_actors + 2), include_dashboard=False,
+    # address="local": a Ray of its own, even where a stale /tmp/ray/ray_current_cluster
+    # (left by an earlier cluster) would make ray.init try to join that one.
+    ray.init(address="local", num_cpus=max(os.cpu_count() or 1, num_actors + 2),
+             include_dashboard=False,
              object_store_memory=256 * 1024 ** 2, log_to_driver=True,
              runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}})
     return True
