@@ -154,6 +154,8 @@ def measure_parts(config, steps: int = 200) -> dict[str, float]:
         state, _ = agent.learn(state, batch)
     jax.block_until_ready(state)
     update_s = (time.perf_counter() - start) / updates
+    # A pull's cost: serialising the parameters this process just built, as Ray does for
+    # `get_variables` (no file is read).
     payload = {"version": (0, 0), "steps": 0, "variables": variables}
     start, pulls = time.perf_counter(), 50
     for _ in range(pulls):

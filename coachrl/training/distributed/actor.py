@@ -1,6 +1,6 @@
 """The actor: steps a batch of environments with the learner's latest policy into Reverb.
 
-    actor = Actor(config, make_envs, index=0, replay_address, variable_source, counter)
+    actor = Actor(config, make_envs, index=0, replay_address, source_name, counter_name)
     actor.run()      # act, step, add to replay, pull parameters, report; until asked to stop
 
 Acme's actor split: a jitted policy (`agents.DistributedAgent.act`), an adder
@@ -26,13 +26,13 @@ from coachrl.training.distributed.replay import SequenceAdder
 REPORT_EVERY_S = 1.0
 
 
-def named(actor: Any) -> Any:
-    """A Ray actor handle from its name (or the handle itself). Nodes take their peers by
-    name: a handle passed to a constructor is an object reference Ray cannot rebuild
-    when the node is restarted after the reference was lost (ray-project/ray#53727)."""
+def named(name: str) -> Any:
+    """The Ray actor of this name. Nodes take their peers by name: a handle passed to a
+    constructor is an object reference Ray cannot rebuild when the node is restarted
+    after the reference was lost (ray-project/ray#53727)."""
     import ray
 
-    return ray.get_actor(actor) if isinstance(actor, str) else actor
+    return ray.get_actor(name)
 
 
 def configure_process(single_threaded: bool = False) -> None:
@@ -78,10 +78,10 @@ class VariableClient:
 
 class Actor:
     """One actor process: `make_envs(index)` builds its batch of environments;
-    `variable_source` and `counter` are Ray actors or their names (`named`)."""
+    `variable_source` and `counter` are the names of those Ray actors (`named`)."""
 
     def __init__(self, config: TrainConfig, make_envs: Callable[[int], Any], index: int,
-                 replay_address: str, variable_source: Any, counter: Any):
+                 replay_address: str, variable_source: str, counter: str):
         import reverb
 
         configure_process(config.distributed.single_threaded_actors)

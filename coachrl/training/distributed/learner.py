@@ -1,6 +1,6 @@
 """The learner: samples Reverb, applies the pure update, serves parameters, checkpoints.
 
-    learner = Learner(config, workdir, replay_address, counter, nvec, num_features, E)
+    learner = Learner(config, workdir, replay_address, counter_name, nvec, num_features, E)
     learner.run()            # in one thread, until stop()
     learner.get_variables()  # from actors and the evaluator, in others
 
@@ -35,10 +35,10 @@ class ReplayLost(RuntimeError):
 
 
 class Learner:
-    def __init__(self, config: TrainConfig, workdir: str, replay_address: str, counter: Any,
+    def __init__(self, config: TrainConfig, workdir: str, replay_address: str, counter: str,
                  nvec: tuple[int, ...], num_features: int, envs_per_actor: int):
         configure_process()
-        counter = named(counter)  # the counter node or its name
+        counter = named(counter)  # the counter node, by name
         self.config, self.workdir, self._counter = config, Path(workdir), counter
         self.agent = make_distributed_agent(config, nvec, num_features, envs_per_actor)
         state = self.agent.init_training(jax.random.PRNGKey(config.seed))

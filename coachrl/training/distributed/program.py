@@ -66,7 +66,7 @@ class StaticVariables:
 class Evaluator:
     """Scores the learner's current parameters on held-out athletes (the evaluation harness)."""
 
-    def __init__(self, config: TrainConfig, variable_source: Any, nvec: tuple[int, ...],
+    def __init__(self, config: TrainConfig, variable_source: str, nvec: tuple[int, ...],
                  num_features: int, envs_per_actor: int):
         from coachrl.training.distributed.agents import make_distributed_agent
 
