@@ -465,6 +465,9 @@ class SafetyConfig(Section):
     ramp_factor: float = param(lo=1.0, hi=5.0)
     ramp_floor_min: float = param(lo=5.0, hi=600.0)
     acwr_danger: float = param(lo=1.0, hi=5.0)
+    # False: only the illness and injury rules (a supervised study's protocol, as the
+    # virtual trials run it); every readiness, streak, ramp and ACWR rule is off.
+    coach_rules: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

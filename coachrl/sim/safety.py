@@ -12,6 +12,10 @@ same rules to a real log) and thresholds from `config.safety`:
   ramp_limit      duration <= max(floor, 1.5 x longest session of the last 28 days)
   acwr_limit      no (type, duration) whose load would push ACWR past 1.5 (Gabbett 2016)
 
+With `safety.coach_rules: false` only the illness and injury rules apply: a supervised
+study's subjects do not train ill or injured, and otherwise do the protocol as written
+(the virtual trials, `coachrl.validation`).
+
 Heads are independent categoricals, so the joint ACWR rule is enforced as a
 product mask: among the "up to intensity k" type sets, keep the one that leaves
 the most (type, duration) training choices, every one of them under the line.
@@ -71,6 +75,7 @@ def _only(*types: int) -> np.ndarray:
 
 
 _NOT_HARD = ~np.asarray(HARD)
+_STUDY_RULES = np.asarray([name in ("injured", "ill") for name in RULE_NAMES[:6]])
 # Session types each session rule allows, in RULE_NAMES order (the first six rules).
 _SESSION_RULES = np.stack([
     _only(REST, ACTIVE_RECOVERY),  # low_recovery
@@ -105,13 +110,15 @@ def safety_mask(history: History, config: WorldConfig,
         history.injured,
         history.ill,
     ])
+    if not s.coach_rules:
+        session_rules = session_rules & _STUDY_RULES
     session = jnp.all(~session_rules[:, None] | _SESSION_RULES, axis=0)
 
     durations = jnp.asarray(config.actions.durations_min, jnp.float32)
     first = jnp.arange(durations.shape[0]) == 0
     cap = jnp.maximum(s.ramp_floor_min, s.ramp_factor * r.longest_min)
     in_day = jnp.asarray(_durations_in_day(config)) | first
-    ramp_ok = (durations <= cap) | first
+    ramp_ok = (durations <= cap) | first | (not s.coach_rules)
     duration = ramp_ok & in_day
 
     # ACWR after today's load for every (type, duration): ok[S, D], monotone in both.
@@ -120,7 +127,7 @@ def safety_mask(history: History, config: WorldConfig,
     acute = (jnp.sum(history.tss[-(a - 1):]) + load) / a
     chronic = jnp.maximum((jnp.sum(history.tss[-(c - 1):]) + load) / c,
                           config.pmc.chronic_floor_tss)
-    ok = (acute / chronic <= s.acwr_danger) | (load <= 0)
+    ok = (acute / chronic <= s.acwr_danger) | (load <= 0) | (not s.coach_rules)
     # Candidate k allows the allowed types <= k (types are sorted by intensity, so the
     # hardest is k) and the durations safe for k. Keep the candidate with most training
     # (type, duration) choices; on ties the wider type set.

@@ -7,8 +7,11 @@ load is that multiple of the athlete's starting CTL, read from the log on day 0,
 as overload and taper studies prescribe load relative to normal training).
 
 `calendar_policy` follows an arm day by day with the habits at their goal level,
-through the shared safety mask (`nearest_allowed`): a trial athlete is protected
-like every other, and a rule that bites shows in the trial as it would in life.
+through the shared safety mask (`enforce`). A supervised study's cohort runs with
+`safety.coach_rules: false`: its subjects do not train ill or injured, and otherwise
+do the protocol as the paper wrote it (Aubry et al. 2014's athletes did their 3 weeks
+at +40 % and were diagnosed overreached afterwards; no HRV or recovery rule changed
+their sessions). A coach's cohort keeps every rule.
 """
 
 from __future__ import annotations

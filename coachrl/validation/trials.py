@@ -4,8 +4,8 @@ Each trial names its study, its population (archetype mix), its protocol (weekly
 calendars in the session catalogue, `coachrl.validation.protocols`), its endpoint
 (tested performance: a standard test after 2 easy days, `physiology.tested_performance`)
 and the published effect with the band we accept. It runs through the evaluation
-rollout (`coachrl.evaluation.rollout`): held-out athletes, safety masks on, and common
-random numbers, so the arms of a trial are paired (same athletes, same noise).
+rollout (`coachrl.evaluation.rollout`): held-out athletes, the safety mask (only its
+illness and injury rules for a supervised study's protocol), and common random numbers, so the arms of a trial are paired (same athletes, same noise).
 
     results = run_trials(default_world_config(), num_athletes=200, seed=0)
     results["stoggl2014"].passed
@@ -76,6 +76,10 @@ class Cohort:
     days: int | None = None  # season length; default: the longest arm
     # the completion logit range of the cohort's athletes; None: their archetype's own
     completion: tuple[float, float] | None = PER_PROTOCOL_COMPLETION
+    # a supervised study: its staff prescribe the protocol as written, so only the illness
+    # and injury rules of the safety mask apply (`safety.coach_rules: false`); a coach's
+    # cohort (a baseline) keeps every rule
+    supervised: bool = True
 
     @property
     def season_days(self) -> int:
@@ -382,7 +386,7 @@ TRIALS: tuple[Trial, ...] = (
           "beginners gain most, elites least — accept beginners +8…+20 %, elites +0.5…+3 %, "
           "intermediate and advanced in between",
           (Cohort("levels", {name: 0.25 for name in LEVELS}, baseline="polarized", days=180,
-                  completion=None),),
+                  completion=None, supervised=False),),
           _season_checks),
 )
 TRIAL_IDS: tuple[str, ...] = tuple(t.id for t in TRIALS)
@@ -392,8 +396,9 @@ TRIAL_IDS: tuple[str, ...] = tuple(t.id for t in TRIALS)
 
 
 def cohort_config(config: WorldConfig, cohort: Cohort) -> WorldConfig:
-    """The evaluation world for a cohort: its season length, no race, its archetype mix
-    and, for per-protocol completers, their completion."""
+    """The evaluation world for a cohort: its season length, no race, its archetype mix,
+    for per-protocol completers their completion, and for a supervised study only the
+    illness and injury rules of the safety mask."""
     names = config.population.archetype_names
     unknown = set(cohort.population) - set(names)
     if unknown:
@@ -405,7 +410,9 @@ def cohort_config(config: WorldConfig, cohort: Cohort) -> WorldConfig:
     if cohort.completion is not None:
         archetypes = tuple(dataclasses.replace(a, completion=tuple(cohort.completion))
                            for a in archetypes)
-    return dataclasses.replace(world, population=dataclasses.replace(
+    safety = dataclasses.replace(world.safety, coach_rules=world.safety.coach_rules
+                                 and not cohort.supervised)
+    return dataclasses.replace(world, safety=safety, population=dataclasses.replace(
         world.population, heldout_weights=weights, archetypes=archetypes))
 
 
