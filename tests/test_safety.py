@@ -112,6 +112,34 @@ def test_acwr_limit_keeps_every_allowed_pair_under_the_danger_line():
     assert allowed(fold(CFG, days, 20.0, today=record(CFG)))[0] == {REST}
 
 
+def test_a_supervised_study_keeps_only_the_illness_and_injury_rules():
+    """`safety.coach_rules: false`: a day every coach rule would restrict is open, ill or
+    injured days are not."""
+    import dataclasses
+
+    study = dataclasses.replace(CFG, safety=dataclasses.replace(CFG.safety, coach_rules=False))
+    mask = jax.jit(lambda h: S.safety_mask(h, study))
+    # Low recovery two days running, 3 hard days in a row, 6 days without rest, sessions
+    # capped by the ramp; then a light base under long HIIT, where only rest is safe.
+    days = [record(CFG, session=AEROBIC_BASE if i % 4 else REST, minutes=30) for i in range(21)]
+    days += [record(CFG, session=AEROBIC_BASE, minutes=45) for _ in range(3)]
+    days += [record(CFG, session=HIIT, minutes=90, recovery=20) for _ in range(3)]
+    hard = [record(CFG, session=AEROBIC_BASE if i % 4 else REST, minutes=30) for i in range(21)]
+    hard += [record(CFG, session=HIIT, minutes=90) if i % 2 else record(CFG, session=REST)
+             for i in range(6)]
+    for history, fires in ((days, {"low_recovery", "hard_streak", "rest_due", "ramp_limit"}),
+                           (hard, {"acwr_limit"})):
+        h = fold(CFG, history, 20.0, today=record(CFG, recovery=20))
+        assert fires <= allowed(h)[2]
+        m = mask(h)
+        assert np.asarray(m.session).all() and np.asarray(m.duration).all()
+        assert not np.asarray(m.rules).any()
+    for flag, expected in (("injured", {REST, ACTIVE_RECOVERY}), ("ill", {REST})):
+        sick = mask(fold(CFG, days, 20.0, today=record(CFG, **{flag: True})))
+        assert set(np.flatnonzero(np.asarray(sick.session))) == expected
+        assert {n for n, f in zip(S.RULE_NAMES, np.asarray(sick.rules)) if f} == {flag}
+
+
 def check_acwr(history, m):
     past = np.asarray(history.tss)
     for s in np.flatnonzero(np.asarray(m.session)):
