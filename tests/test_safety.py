@@ -140,6 +140,14 @@ def test_a_supervised_study_keeps_only_the_illness_and_injury_rules():
         assert {n for n, f in zip(S.RULE_NAMES, np.asarray(sick.rules)) if f} == {flag}
 
 
+def test_a_coach_is_never_trained_without_the_coach_rules():
+    from coachrl.schema import ConfigError
+    from coachrl.training.config import load_train_config
+
+    with pytest.raises(ConfigError, match="coach_rules"):
+        load_train_config("configs/ppo.yaml", ["world.safety.coach_rules=false"])
+
+
 def check_acwr(history, m):
     past = np.asarray(history.tss)
     for s in np.flatnonzero(np.asarray(m.session)):

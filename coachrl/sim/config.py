@@ -466,7 +466,8 @@ class SafetyConfig(Section):
     ramp_floor_min: float = param(lo=5.0, hi=600.0)
     acwr_danger: float = param(lo=1.0, hi=5.0)
     # False: only the illness and injury rules (a supervised study's protocol, as the
-    # virtual trials run it); every readiness, streak, ramp and ACWR rule is off.
+    # virtual trials run it); the readiness, streak, rest-day, ramp and ACWR rules are off.
+    # Training and the daily coach refuse it.
     coach_rules: bool = True
 
 

@@ -141,6 +141,9 @@ class TrainConfig(Section):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        require(self.world.safety.coach_rules,
+                "world.safety.coach_rules: false is for the virtual trials' supervised "
+                "protocols only; a coach trains and advises under every safety rule")
         t = self.trainer
         require(self.agent != "mpo" or self.mpo.n_step <= t.rollout_length,
                 f"mpo.n_step: {self.mpo.n_step} must be <= trainer.rollout_length "

@@ -5,7 +5,8 @@ calendars in the session catalogue, `coachrl.validation.protocols`), its endpoin
 (tested performance: a standard test after 2 easy days, `physiology.tested_performance`)
 and the published effect with the band we accept. It runs through the evaluation
 rollout (`coachrl.evaluation.rollout`): held-out athletes, the safety mask (only its
-illness and injury rules for a supervised study's protocol), and common random numbers, so the arms of a trial are paired (same athletes, same noise).
+illness and injury rules for a supervised study's protocol), and common random numbers,
+so the arms of a trial are paired (same athletes, same noise).
 
     results = run_trials(default_world_config(), num_athletes=200, seed=0)
     results["stoggl2014"].passed
