@@ -24,6 +24,7 @@ from coachrl.validation.protocols import (
 from coachrl.validation.trials import (
     PER_PROTOCOL_COMPLETION,
     TRIAL_IDS,
+    TRIALS,
     Check,
     Cohort,
     TrialResult,
@@ -102,6 +103,12 @@ def test_a_cohort_sets_its_mix_its_season_and_per_protocol_completion():
         a.completion for a in CFG.population.archetypes]
     with pytest.raises(ValueError, match="unknown archetypes"):
         cohort_config(CFG, Cohort("c", {"pro": 1.0}, (arm,)))
+    # A supervised study runs only the illness and injury rules; a coach's cohort all of them.
+    assert CFG.safety.coach_rules and not trial.safety.coach_rules
+    coached = cohort_config(CFG, Cohort("c", {"advanced": 1.0}, baseline="polarized", days=7,
+                                        supervised=False))
+    assert coached.safety.coach_rules
+    assert [c.supervised for t in TRIALS for c in t.cohorts].count(False) == 1  # season_levels
 
 
 def test_change_between_two_tests_by_hand():
