@@ -105,8 +105,7 @@ def test_a_cohort_sets_its_mix_its_season_and_per_protocol_completion():
         cohort_config(CFG, Cohort("c", {"pro": 1.0}, (arm,)))
     # A supervised study runs only the illness and injury rules; a coach's cohort all of them.
     assert CFG.safety.coach_rules and not trial.safety.coach_rules
-    coached = cohort_config(CFG, Cohort("c", {"advanced": 1.0}, baseline="polarized", days=7,
-                                        supervised=False))
+    coached = cohort_config(CFG, Cohort("c", {"advanced": 1.0}, baseline="polarized", days=7))
     assert coached.safety.coach_rules
     assert [c.supervised for t in TRIALS for c in t.cohorts].count(False) == 1  # season_levels
 

@@ -77,10 +77,13 @@ class Cohort:
     days: int | None = None  # season length; default: the longest arm
     # the completion logit range of the cohort's athletes; None: their archetype's own
     completion: tuple[float, float] | None = PER_PROTOCOL_COMPLETION
-    # a supervised study: its staff prescribe the protocol as written, so only the illness
-    # and injury rules of the safety mask apply (`safety.coach_rules: false`); a coach's
-    # cohort (a baseline) keeps every rule
-    supervised: bool = True
+
+    @property
+    def supervised(self) -> bool:
+        """A study's calendar cohort: its staff prescribe the protocol as written, so only
+        the illness and injury rules of the safety mask apply (`safety.coach_rules: false`);
+        a baseline coach's cohort keeps every rule."""
+        return self.baseline is None
 
     @property
     def season_days(self) -> int:
@@ -387,7 +390,7 @@ TRIALS: tuple[Trial, ...] = (
           "beginners gain most, elites least — accept beginners +8…+20 %, elites +0.5…+3 %, "
           "intermediate and advanced in between",
           (Cohort("levels", {name: 0.25 for name in LEVELS}, baseline="polarized", days=180,
-                  completion=None, supervised=False),),
+                  completion=None),),
           _season_checks),
 )
 TRIAL_IDS: tuple[str, ...] = tuple(t.id for t in TRIALS)
