@@ -66,7 +66,29 @@ def test_one_day_of_building_by_hand():
     hours = (12 * a.volume_weights[0] + 48 * a.volume_weights[1]) / 60
     dose = float(phys.volume_dose) * c + hours * (1 - c)
     target = float(p.trainability * p.aerobic_ceiling) * dose / (dose + a.aerobic_half_dose)
-    assert float(after.aerobic) == pytest.approx(target / a.aerobic_build_days, rel=1e-4)
+    built = target / a.aerobic_build_days
+    # Yesterday's fatigue is the habitual load (phi = 1): nothing held, the usual share shown.
+    shown = 1 - math.exp(-1.0 / a.realisation_days)
+    assert float(after.aerobic) == pytest.approx(shown * built, rel=1e-4)
+    assert float(after.aerobic_pending) == pytest.approx((1 - shown) * built, rel=1e-4)
+
+
+def test_strain_holds_gains_back_until_recovery():
+    # A steady athlete (at the target of their usual training) with 0.01 of gains pending.
+    p = athlete(archetype=2)
+    a = CFG.adaptation
+    zones, load = P.habitual_zone_minutes(p), jnp.float32(float(p.initial_ctl))
+    steady = P.initial_physiology(p, CFG)._replace(aerobic_pending=jnp.float32(0.01))
+    shown = 1 - math.exp(-1.0 / a.realisation_days)
+    strained = steady._replace(fatigue=steady.tolerance * 1.2)  # 20 % above the usual
+    held = P.adapt(strained, zones, load, p, CFG)
+    assert float(held.aerobic_pending) == pytest.approx(
+        0.01 * (1 - shown * math.exp(-a.strain_holds * 0.2)), rel=1e-4)  # 91 % held back
+    calm = steady
+    for _ in range(10):
+        calm = P.adapt(calm, zones, load, p, CFG)
+    assert float(calm.aerobic_pending) == pytest.approx(0.01 * (1 - shown) ** 10, rel=1e-3)
+    assert float(calm.aerobic) > float(steady.aerobic) + 0.009  # expressed
 
 
 def test_habitual_training_by_hand():

@@ -305,6 +305,8 @@ class AdaptationConfig(Section):
     aerobic_detraining_days: float = param(lo=1.0, hi=1000.0)
     vo2_build_days: float = param(lo=1.0, hi=1000.0)
     vo2_detraining_days: float = param(lo=1.0, hi=1000.0)
+    realisation_days: float = param(lo=0.0, hi=60.0)
+    strain_holds: float = param(lo=0.0, hi=100.0)
     high_intensity_fatigue: float = param(lo=0.0, hi=10.0)
     tolerance_days: float = param(lo=1.0, hi=365.0)
     tolerance_floor_tss: float = param(lo=0.1, hi=200.0)

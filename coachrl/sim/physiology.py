@@ -25,6 +25,13 @@ Forms and sources (parameters in `configs/world/default.yaml`, each with its sou
     falls (`*_detraining_days`) toward that target, never below the retained floor
     (`retention` x the starting capacity: Coyle 1984's athletes kept VO2max ~17 % above
     sedentary after 84 days off; recently gained fitness is lost: Mujika & Padilla 2000).
+    Gains are built into a pending pool and expressed from it, a share
+    (1 - exp(-1 / `realisation_days`)) exp(-`strain_holds` (phi - 1)+) a day: adaptation
+    shows in recovery, and while acute fatigue runs above what the athlete is used to it is
+    held back (the delayed second-order fitness response of Calvert et al. 1976; PerPot's
+    delayed response potential, Perl 2001). Aubry et al. 2014's acutely fatigued athletes
+    showed no gain at the end of a 3-week overload and their supercompensation after
+    the taper (VO2max up only at the post-taper peak).
   * Acute fatigue F (true load plus extra for high-intensity minutes, which delay
     autonomic recovery: Seiler et al. 2007; time constant `fatigue_days`) over the
     same load as the athlete is used to it, T (`tolerance_days`): ratio
@@ -51,6 +58,7 @@ Forms and sources (parameters in `configs/world/default.yaml`, each with its sou
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -82,6 +90,8 @@ class Physiology(NamedTuple):
 
     aerobic: jnp.ndarray  # aerobic / threshold capacity (fraction of p0)
     vo2: jnp.ndarray  # VO2max / peak-power capacity (fraction of p0)
+    aerobic_pending: jnp.ndarray  # built but not yet expressed (Calvert et al. 1976's delay)
+    vo2_pending: jnp.ndarray
     aerobic_floor: jnp.ndarray  # capacity kept for good (retention x the starting one)
     vo2_floor: jnp.ndarray
     volume_dose: jnp.ndarray  # D_vol: EMA (`dose_days`) of volume-weighted hours a day
@@ -170,11 +180,15 @@ def daily_doses(zone_min: jnp.ndarray, config: WorldConfig) -> tuple[jnp.ndarray
             jnp.sum(jnp.asarray(a.intensity_weights) * hours, axis=-1))
 
 
-def _toward(x, build, keep, floor, build_rate, detraining_days):
-    """Rise toward `build` when below it, fall toward max(keep, floor) when above that."""
+def _toward(x, pending, build, keep, floor, build_rate, detraining_days, release):
+    """Built-and-pending x + pending rises toward `build` when below it; the expressed x falls
+    toward max(keep, floor) when above that; a `release` share of the pending is expressed."""
     keep = jnp.maximum(keep, floor)
-    return x + jnp.where(x < build, build_rate * (build - x),
-                         jnp.where(x > keep, (keep - x) / detraining_days, 0.0))
+    total = x + pending
+    gain = jnp.where(total < build, build_rate * (build - total), 0.0)
+    loss = jnp.where((total >= build) & (x > keep), (keep - x) / detraining_days, 0.0)
+    pending = pending + gain
+    return x + loss + release * pending, (1.0 - release) * pending
 
 
 def adapt(phys: Physiology, zone_min: jnp.ndarray, load: jnp.ndarray, params: AthleteParams,
@@ -188,15 +202,19 @@ def adapt(phys: Physiology, zone_min: jnp.ndarray, load: jnp.ndarray, params: At
     build_a, build_v = capacity_targets(volume_dose, intensity_dose, params, config)
     keep_a, keep_v = capacity_targets(volume_dose, intensity_dose, params, config, keep=True)
     kept = _by_state(o.adaptation_kept, phys.overreached, 1.0)
-    aerobic = _toward(phys.aerobic, build_a, keep_a, phys.aerobic_floor,
-                      kept / a.aerobic_build_days, a.aerobic_detraining_days)
-    vo2 = _toward(phys.vo2, build_v, keep_v, phys.vo2_floor, kept / a.vo2_build_days,
-                  a.vo2_detraining_days)
+    release = 1.0 - math.exp(-1.0 / a.realisation_days) if a.realisation_days > 0 else 1.0
+    release = release * jnp.exp(-a.strain_holds * acute_strain(phys, config))
+    aerobic, aerobic_pending = _toward(phys.aerobic, phys.aerobic_pending, build_a, keep_a,
+                                       phys.aerobic_floor, kept / a.aerobic_build_days,
+                                       a.aerobic_detraining_days, release)
+    vo2, vo2_pending = _toward(phys.vo2, phys.vo2_pending, build_v, keep_v, phys.vo2_floor,
+                               kept / a.vo2_build_days, a.vo2_detraining_days, release)
     fatigue_load = load + a.high_intensity_fatigue * zone_min[..., HIGH_ZONE]
     c_fatigue = jnp.exp(-1.0 / params.fatigue_days)
     c_tolerance = jnp.exp(-1.0 / a.tolerance_days)
     phys = phys._replace(
-        aerobic=aerobic, vo2=vo2, volume_dose=volume_dose, intensity_dose=intensity_dose,
+        aerobic=aerobic, vo2=vo2, aerobic_pending=aerobic_pending, vo2_pending=vo2_pending,
+        volume_dose=volume_dose, intensity_dose=intensity_dose,
         fatigue=phys.fatigue * c_fatigue + fatigue_load * (1.0 - c_fatigue),
         tolerance=phys.tolerance * c_tolerance + fatigue_load * (1.0 - c_tolerance))
     excess = (jnp.maximum(fatigue_ratio(phys, config) - params.strain_tolerance, 0.0)
@@ -244,7 +262,8 @@ def initial_physiology(params: AthleteParams, config: WorldConfig) -> Physiology
     w = params.initial_ctl + config.adaptation.high_intensity_fatigue * habitual[..., HIGH_ZONE]
     zero = jnp.zeros_like(w)
     return Physiology(
-        aerobic=aerobic, vo2=vo2, aerobic_floor=params.retention * aerobic,
+        aerobic=aerobic, vo2=vo2, aerobic_pending=jnp.zeros_like(aerobic),
+        vo2_pending=jnp.zeros_like(vo2), aerobic_floor=params.retention * aerobic,
         vo2_floor=params.retention * vo2, volume_dose=volume_dose,
         intensity_dose=intensity_dose, fatigue=w, tolerance=w, strain=zero,
         overreached=jnp.int32(NORMAL),
