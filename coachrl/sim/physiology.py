@@ -29,9 +29,9 @@ Forms and sources (parameters in `configs/world/default.yaml`, each with its sou
     (1 - exp(-1 / `realisation_days`)) exp(-`strain_holds` (phi - 1)+) a day: adaptation
     shows in recovery, and while acute fatigue runs above what the athlete is used to it is
     held back (the delayed second-order fitness response of Calvert et al. 1976; PerPot's
-    delayed response potential, Perl 2001). Aubry et al. 2014's acutely fatigued athletes
-    showed no gain at the end of a 3-week overload and their supercompensation after
-    the taper (VO2max up only at the post-taper peak).
+    delayed response potential, Perl 2001): Aubry et al. 2014's acutely fatigued athletes
+    showed no gain at the end of a 3-week overload and supercompensated after the taper
+    (VO2max up only at the post-taper peak).
   * Acute fatigue F (true load plus extra for high-intensity minutes, which delay
     autonomic recovery: Seiler et al. 2007; time constant `fatigue_days`) over the
     same load as the athlete is used to it, T (`tolerance_days`): ratio
